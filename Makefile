@@ -56,14 +56,15 @@ PROGS := $(foreach d,$(PROG_DIRS),$(BIN)/$(notdir $(d)))
 GEN_SRCS :=
 ALL_OBJS := $(LIB_OBJS) $(RT_OBJS)
 
-# module.mk files may append to GEN_SRCS and set <prog>_EXTRA_OBJS.
+# module.mk files may append to GEN_SRCS and set <prog>_EXTRA_OBJS and
+# <prog>_LIBS (extra link flags for that program only).
 -include $(wildcard stages/*/module.mk tools/*/module.mk)
 
 define prog_rule
 $(1)_OBJS := $$(patsubst %.c,$$(BUILD)/%.o,$$(wildcard $(2)/*.c)) $$($(1)_EXTRA_OBJS)
 ALL_OBJS += $$($(1)_OBJS)
 $$(BIN)/$(1): $$($(1)_OBJS) $$(LIBQPIPE) $$(LIBQPRT)
-	$$(call say,LINK,$$@)mkdir -p $$(@D) && $$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJS) $$(LIBQPIPE) $$(LIBQPRT) $$(LDLIBS_ALL)
+	$$(call say,LINK,$$@)mkdir -p $$(@D) && $$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJS) $$(LIBQPIPE) $$(LIBQPRT) $$($(1)_LIBS) $$(LDLIBS_ALL)
 endef
 $(foreach d,$(PROG_DIRS),$(eval $(call prog_rule,$(notdir $(d)),$(d))))
 

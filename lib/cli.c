@@ -1,0 +1,201 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+/* The one piece of process-wide state: who we are, for messages. */
+static const qp_cli *cli_current;
+
+enum { OPT_HELP = 1000, OPT_VERSION = 1001 };
+
+const char *qp_prog(void)
+{
+	return cli_current ? cli_current->prog : "qpipe";
+}
+
+void qp_cli_init(const qp_cli *cli)
+{
+	cli_current = cli;
+}
+
+static void print_help(const qp_cli *cli)
+{
+	const qp_cli_opt *o;
+
+	printf("Usage: %s %s\n\n%s\n\nOptions:\n", cli->prog, cli->synopsis, cli->summary);
+	for (o = cli->opts; o && o->id; o++) {
+		char left[96];
+		int n = 0;
+
+		if (o->short_name)
+			n = snprintf(left, sizeof left, "-%c, ", o->short_name);
+		else
+			n = snprintf(left, sizeof left, "    ");
+		snprintf(left + n, sizeof left - (size_t)n, "--%s%s%s", o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+		printf("  %-26s %s\n", left, o->help);
+	}
+	printf("  %-26s %s\n", "-h, --help", "show this help and exit");
+	printf("  %-26s %s\n", "    --version", "show the version and exit");
+	if (cli->epilog)
+		printf("\n%s", cli->epilog);
+	printf("\nExit status: 0 success, 1 bad input or failure, 2 bad usage.\n");
+}
+
+int qp_cli_next(const qp_cli *cli, int argc, char **argv, const char **arg,
+		int *optind_out)
+{
+	struct option longopts[128];
+	char shortopts[256];
+	size_t ns = 0;
+	int nl = 0, c;
+	const qp_cli_opt *o;
+
+	cli_current = cli;
+	/* Rebuilt per call: cheap, and keeps the table the single source. */
+	shortopts[ns++] = ':';
+	shortopts[ns++] = 'h';
+	for (o = cli->opts; o && o->id; o++) {
+		if (nl >= 125 || ns + 3 >= sizeof shortopts)
+			qp_bug("too many options");
+		longopts[nl].name = o->name;
+		longopts[nl].has_arg = o->arg ? required_argument : no_argument;
+		longopts[nl].flag = NULL;
+		longopts[nl].val = o->id;
+		nl++;
+		if (o->short_name) {
+			shortopts[ns++] = o->short_name;
+			if (o->arg)
+				shortopts[ns++] = ':';
+		}
+	}
+	longopts[nl++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	longopts[nl++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	longopts[nl] = (struct option){NULL, 0, NULL, 0};
+	shortopts[ns] = 0;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	*arg = optarg;
+	*optind_out = optind;
+	if (c == -1)
+		return -1;
+	if (c == 'h' || c == OPT_HELP) {
+		print_help(cli);
+		exit(QP_EXIT_OK);
+	}
+	if (c == OPT_VERSION) {
+		printf("%s (qpipe) %s, IR format %d.%d\n", cli->prog, QP_VERSION,
+		       QP_IR_VERSION_MAJOR, QP_IR_VERSION_MINOR);
+		exit(QP_EXIT_OK);
+	}
+	if (c == '?') {
+		if (optopt)
+			qp_usage_error("unknown option '-%c'", optopt);
+		qp_usage_error("unknown option '%s'", argv[optind - 1]);
+	}
+	if (c == ':') {
+		if (optopt && optopt < 256)
+			qp_usage_error("option '-%c' needs an argument", optopt);
+		qp_usage_error("option '%s' needs an argument", argv[optind - 1]);
+	}
+	/* Map short letters that share an id with a table entry. */
+	for (o = cli->opts; o && o->id; o++)
+		if (o->id == c || (o->short_name && o->short_name == c))
+			return o->id;
+	return c;
+}
+
+void qp_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", qp_prog());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (cli_current)
+		fprintf(stderr, "usage: %s %s\nTry '%s --help' for more information.\n",
+			cli_current->prog, cli_current->synopsis, cli_current->prog);
+	exit(QP_EXIT_USAGE);
+}
+
+/* Prints each line of msg with the "prog: file: " prefix. */
+static void print_lines(const char *file, const char *msg)
+{
+	const char *p = msg;
+
+	do {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (file)
+			fprintf(stderr, "%s: %s: %.*s\n", qp_prog(),
+				strcmp(file, "") == 0 ? "-" : file, len, p);
+		else
+			fprintf(stderr, "%s: %.*s\n", qp_prog(), len, p);
+		p = nl ? nl + 1 : NULL;
+	} while (p && *p);
+}
+
+void qp_die(const char *file, const char *fmt, ...)
+{
+	char msg[QP_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	print_lines(file, msg);
+	exit(QP_EXIT_INPUT);
+}
+
+void qp_die_err(const char *file, const qp_err *err)
+{
+	print_lines(file, err && err->msg[0] ? err->msg : "failed");
+	exit(QP_EXIT_INPUT);
+}
+
+void qp_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", qp_prog());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+long long qp_arg_int(const char *opt, const char *s, long long lo, long long hi)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		qp_usage_error("%s wants a whole number from %lld to %lld, not '%s'",
+			       opt, lo, hi, s);
+	return v;
+}
+
+double qp_arg_double(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		qp_usage_error("%s wants a number, not '%s'", opt, s);
+	return v;
+}
