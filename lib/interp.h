@@ -38,10 +38,41 @@ const qp_value *qp_interp_output(const qp_interp *ip, int i);
 int qp_interp_run(qp_interp *ip, qp_err *err);
 
 /* Converts one sample between the user's layout and the canonical one
- * ("NHWC" <-> "NCHW" for rank 3/4 without/with batch; NULL/"NCHW" copies). */
+ * ("NHWC" <-> "NCHW" for rank 3/4 without/with batch; NULL/"NCHW" copies).
+ * dims are the canonical dims (those of the IR tensor).  "NHWC" on a rank 2
+ * sample means a 1-d model's (L, C) <-> (C, L); rank 0/1 is copied. */
 void qp_layout_to_canonical(const char *layout, int rank, const int64_t *dims,
 			    const float *src, float *dst);
 void qp_layout_from_canonical(const char *layout, int rank,
 			      const int64_t *dims, const float *src, float *dst);
+
+/* The dims users see for canonical dims (e.g. NHWC: channels moved last);
+ * same rule as above: rank 4 has a batch axis, rank 2/3 is one sample. */
+void qp_layout_user_dims(const char *layout, int rank, const int64_t *dims,
+			 int64_t *user_dims);
+
+/* Output i of the last run as float32 in the user's layout and in the
+ * graph tensor's shape: integer outputs with quant are dequantized, other
+ * dtypes converted.  dst holds the output's numel floats. */
+int qp_interp_output_f32(const qp_interp *ip, int i, float *dst, qp_err *err);
+
+/* Streams samples from .npy files into the interpreter's inputs, one batch
+ * at a time, without holding the data set in memory.  One file per graph
+ * input, in order.  Dim 0 of every graph input is the batch; each file's
+ * dims after the first must equal the input's per-sample dims in the user's
+ * layout (a graph input (1,3,32,32) with layout "NHWC" takes (N,32,32,3)).
+ * Error messages start with the offending file's path. */
+typedef struct qp_feed qp_feed;
+
+qp_feed *qp_feed_open(const qp_graph *g, int n_paths,
+		      const char *const *paths, qp_err *err);
+void qp_feed_free(qp_feed *f);
+/* Samples (rows) in the files; the model's batch size. */
+int64_t qp_feed_samples(const qp_feed *f);
+int64_t qp_feed_batch(const qp_feed *f);
+/* Fills the inputs with the next batch: returns how many real samples it
+ * holds (a short last batch is padded with zeros), 0 at the end, -1 on
+ * error. */
+int64_t qp_feed_next(qp_feed *f, qp_interp *ip, qp_err *err);
 
 #endif

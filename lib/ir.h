@@ -204,6 +204,13 @@ int qp_graph_add_history(qp_graph *g, const char *tool, int argc, char **argv);
  * do not include the path: callers print "tool: path: msg". */
 int qp_ir_read(const char *path, qp_graph **out, qp_err *err);
 int qp_ir_read_mem(const void *buf, size_t len, qp_graph **out, qp_err *err);
+/* Checks only the frame of an IR file in memory (docs/ir.md section 1: magic,
+ * version, flags, trailer, checksum, header length) and returns the file's
+ * format version and its JSON header text (*header points into buf and is
+ * not NUL terminated).  For inspection tools such as irdump; everything
+ * else reads graphs with qp_ir_read. */
+int qp_ir_frame(const void *buf, size_t len, unsigned *major, unsigned *minor,
+		const char **header, size_t *header_len, qp_err *err);
 /* Verifies and writes.  path NULL or "-" writes standard output; a path is
  * written atomically (temp file beside it, fsync, rename); on failure no
  * file is left.  Same graph, same bytes. */

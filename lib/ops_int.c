@@ -1,6 +1,273 @@
-/* Lowered integer ops (filled in by the lowering work). */
+/* Lowered integer ops (docs/ir.md section 6).
+ *
+ * Shape inference is done here; the arithmetic is not: every kernel builds
+ * the runtime's operand views and parameter vector (lib/lowered.c) and
+ * calls qp_rt_op_check + qp_rt_op_run, the very code simulate runs, so a
+ * lowered IR under irrun and its emitted binary agree bit for bit.
+ */
 #include "ops.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "lowered.h"
+
+static qp_tensor *in_tensor(qp_graph *g, const qp_node *n, int i)
+{
+	return i < n->n_inputs && n->inputs[i] >= 0 ? &g->tensors[n->inputs[i]] : NULL;
+}
+
+static int set_out(qp_graph *g, const qp_node *n, qp_dtype dt, int rank,
+		   const int64_t *dims)
+{
+	qp_tensor *t = &g->tensors[n->outputs[0]];
+
+	/* Keep the quant parameters; only dtype and shape are inferred. */
+	if (t->dtype != dt || t->rank != rank ||
+	    memcmp(t->dims, dims, (size_t)rank * sizeof *dims))
+		qp_tensor_reshape(t, dt, rank, dims);
+	return 0;
+}
+
+static int need(qp_graph *g, const qp_node *n, int n_in, int rank0,
+		qp_err *err)
+{
+	const qp_tensor *x;
+
+	if (n->n_inputs < n_in || n->n_outputs != 1)
+		return qp_err_set(err, "expected %d inputs and 1 output (node '%s', op '%s')",
+				  n_in, n->name, n->op);
+	x = in_tensor(g, n, 0);
+	if (!x)
+		return qp_err_set(err, "missing input (node '%s', op '%s')", n->name, n->op);
+	if (rank0 && x->rank != rank0)
+		return qp_err_set(err, "input must have rank %d, not %d (node '%s', op '%s')",
+				  rank0, x->rank, n->name, n->op);
+	return 0;
+}
+
+static int infer_same(qp_graph *g, int idx, qp_dtype dt, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x;
+
+	if (need(g, n, 1, 0, err))
+		return -1;
+	x = in_tensor(g, n, 0);
+	return set_out(g, n, dt, x->rank, x->dims);
+}
+
+static int infer_quantize(qp_graph *g, int idx, qp_err *err)
+{
+	return infer_same(g, idx, QP_DT_INT8, err);
+}
+
+static int infer_dequantize(qp_graph *g, int idx, qp_err *err)
+{
+	return infer_same(g, idx, QP_DT_FLOAT32, err);
+}
+
+static int infer_int8_same(qp_graph *g, int idx, qp_err *err)
+{
+	return infer_same(g, idx, QP_DT_INT8, err);
+}
+
+/* Reads an ints attribute of exactly count values. */
+static const int64_t *ints_attr(const qp_node *n, const char *name, int count,
+				qp_err *err)
+{
+	int c;
+	const int64_t *v = qp_node_attr_ints(n, name, &c);
+
+	if (!v || c != count) {
+		qp_err_set(err, "attribute '%s' needs %d values (node '%s', op '%s')",
+			   name, count, n->name, n->op);
+		return NULL;
+	}
+	return v;
+}
+
+static int64_t extent(int64_t in, int64_t p0, int64_t p1, int64_t k, int64_t d,
+		      int64_t s, int ceil)
+{
+	int64_t span = in + p0 + p1 - (d * (k - 1) + 1);
+
+	if (span < 0 || s < 1)
+		return -1;
+	return (ceil ? (span + s - 1) / s : span / s) + 1;
+}
+
+static int infer_window(qp_graph *g, int idx, int conv, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x, *w = NULL;
+	const int64_t *k = NULL, *s, *p, *d;
+	static const int64_t ones[2] = {1, 1};
+	int64_t kk[2], dims[4];
+	int ceil = 0, i;
+
+	if (need(g, n, conv ? 2 : 1, 4, err))
+		return -1;
+	x = in_tensor(g, n, 0);
+	if (conv) {
+		w = in_tensor(g, n, 1);
+		if (!w || w->rank != 4)
+			return qp_err_set(err, "weights must have rank 4 (node '%s', op '%s')",
+					  n->name, n->op);
+		kk[0] = w->dims[2];
+		kk[1] = w->dims[3];
+		k = kk;
+	} else {
+		if (!(k = ints_attr(n, "kernel_shape", 2, err)))
+			return -1;
+		ceil = (int)qp_node_attr_int(n, "ceil_mode", 0);
+	}
+	if (!(s = ints_attr(n, "strides", 2, err)) || !(p = ints_attr(n, "pads", 4, err)))
+		return -1;
+	d = qp_node_attr(n, "dilations") ? ints_attr(n, "dilations", 2, err) : ones;
+	if (!d)
+		return -1;
+	dims[0] = x->dims[0];
+	dims[1] = conv ? w->dims[0] : x->dims[1];
+	for (i = 0; i < 2; i++) {
+		dims[2 + i] = extent(x->dims[2 + i], p[i], p[2 + i], k[i], d[i], s[i], ceil);
+		if (dims[2 + i] < 1)
+			return qp_err_set(err, "window larger than the padded input (node '%s', op '%s')",
+					  n->name, n->op);
+	}
+	return set_out(g, n, QP_DT_INT8, 4, dims);
+}
+
+static int infer_conv(qp_graph *g, int idx, qp_err *err)
+{
+	return infer_window(g, idx, 1, err);
+}
+
+static int infer_pool(qp_graph *g, int idx, qp_err *err)
+{
+	return infer_window(g, idx, 0, err);
+}
+
+static int infer_gemm(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *a, *w;
+	int64_t dims[2];
+
+	if (need(g, n, 2, 2, err))
+		return -1;
+	a = in_tensor(g, n, 0);
+	w = in_tensor(g, n, 1);
+	if (!w || w->rank != 2 || w->dims[1] != a->dims[1])
+		return qp_err_set(err, "weights must be [N, %lld] (node '%s', op '%s')",
+				  (long long)a->dims[1], n->name, n->op);
+	dims[0] = a->dims[0];
+	dims[1] = w->dims[0];
+	return set_out(g, n, QP_DT_INT8, 2, dims);
+}
+
+static int infer_binary(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *a, *b;
+	int64_t dims[QP_MAX_RANK];
+	int r, i;
+
+	if (need(g, n, 2, 0, err))
+		return -1;
+	a = in_tensor(g, n, 0);
+	b = in_tensor(g, n, 1);
+	if (!b)
+		return qp_err_set(err, "missing input (node '%s', op '%s')", n->name, n->op);
+	r = a->rank > b->rank ? a->rank : b->rank;
+	for (i = 0; i < r; i++) {
+		int ia = i - (r - a->rank), ib = i - (r - b->rank);
+		int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+
+		if (da != db && da != 1 && db != 1)
+			return qp_err_set(err, "shapes do not broadcast (node '%s', op '%s')",
+					  n->name, n->op);
+		dims[i] = da > db ? da : db;
+	}
+	return set_out(g, n, QP_DT_INT8, r, dims);
+}
+
+static int infer_reshape(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const int64_t *shape;
+	int c, i;
+	int64_t total = 1;
+
+	if (need(g, n, 1, 0, err))
+		return -1;
+	shape = qp_node_attr_ints(n, "shape", &c);
+	if (!shape || c > QP_MAX_RANK)
+		return qp_err_set(err, "missing attribute 'shape' (node '%s', op '%s')",
+				  n->name, n->op);
+	for (i = 0; i < c; i++) {
+		if (shape[i] < 1)
+			return qp_err_set(err, "bad shape value %lld (node '%s', op '%s')",
+					  (long long)shape[i], n->name, n->op);
+		total *= shape[i];
+	}
+	if (total != qp_tensor_numel(in_tensor(g, n, 0)))
+		return qp_err_set(err, "shape does not keep the element count (node '%s', op '%s')",
+				  n->name, n->op);
+	return set_out(g, n, QP_DT_INT8, c, shape);
+}
+
+/* Runs one lowered node through the runtime's kernels. */
+static int run_int(const qp_graph *g, const qp_node *n,
+		   const qp_value *const *in, qp_value *const *out, qp_err *err)
+{
+	qp_rt_tensor views[5];
+	const qp_rt_tensor *rin[4], *rout[1];
+	int32_t buf[512], *params;
+	int n_params, opcode = qp_lowered_opcode(n->op), i, st;
+
+	if (!opcode || n->n_inputs > 4 || n->n_outputs != 1)
+		return qp_err_set(err, "bad lowered op (node '%s', op '%s')", n->name, n->op);
+	for (i = 0; i < n->n_inputs; i++) {
+		rin[i] = NULL;
+		if (!in[i])
+			continue;
+		if (qp_lowered_view(&g->tensors[n->inputs[i]], in[i]->rank, in[i]->dims,
+				    in[i]->data, &views[i]))
+			return qp_err_set(err, "input %d has a dtype or shape the runtime cannot take (node '%s', op '%s')",
+					  i, n->name, n->op);
+		rin[i] = &views[i];
+	}
+	if (qp_lowered_view(&g->tensors[n->outputs[0]], out[0]->rank, out[0]->dims,
+			    out[0]->data, &views[4]))
+		return qp_err_set(err, "output has a dtype or shape the runtime cannot take (node '%s', op '%s')",
+				  n->name, n->op);
+	rout[0] = &views[4];
+	if (qp_lowered_params(n, buf, (int)(sizeof buf / sizeof buf[0]), &params,
+			      &n_params, err))
+		return -1;
+	st = qp_rt_op_check(opcode, rin, n->n_inputs, rout, 1, params, n_params);
+	if (st == QP_OK)
+		qp_rt_op_run(opcode, rin, n->n_inputs, rout, 1, params, n_params);
+	if (params != buf)
+		free(params);
+	if (st != QP_OK)
+		return qp_err_set(err, "%s (node '%s', op '%s')", qp_status_str(st),
+				  n->name, n->op);
+	return 0;
+}
+
 const qp_op_def qp_ops_int[] = {
+	{"Quantize", infer_quantize, run_int},
+	{"Dequantize", infer_dequantize, run_int},
+	{"QConv", infer_conv, run_int},
+	{"QGemm", infer_gemm, run_int},
+	{"QMaxPool", infer_pool, run_int},
+	{"QAvgPool", infer_pool, run_int},
+	{"QAdd", infer_binary, run_int},
+	{"QMul", infer_binary, run_int},
+	{"QReshape", infer_reshape, run_int},
+	{"QSoftmax", infer_int8_same, run_int},
+	{"QRequant", infer_int8_same, run_int},
 	{NULL, NULL, NULL},
 };

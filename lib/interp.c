@@ -1,0 +1,604 @@
+/* The reference interpreter (lib/interp.h).
+ *
+ * qp_interp_new does all the work that can fail or allocate: it re-runs
+ * shape inference on a scratch copy of the tensor table (so kernels never
+ * see shapes that disagree with their ops), gives every activation one
+ * buffer, dequantizes quantized constants that feed float ops, and builds
+ * the per-node input/output pointer lists.  qp_interp_run then only calls
+ * kernels.
+ */
+#include "interp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npy.h"
+#include "quant.h"
+
+struct qp_interp {
+	const qp_graph *g;
+	qp_interp_opts opts;
+	qp_value *vals;          /* per tensor: the value kernels see */
+	unsigned char *owned;    /* per tensor: vals[t].data malloc'd by us */
+	qp_value *deq;           /* per tensor: float copy of a quantized
+	                            constant for float consumers (data NULL
+	                            when there is none) */
+	const qp_op_def **defs;  /* per node */
+	const qp_value **ins;    /* node i's inputs: ins[in_at[i]...] */
+	qp_value **outs;
+	int *in_at, *out_at;
+};
+
+static int node_err(qp_err *err, const qp_node *n, const char *what)
+{
+	return qp_err_set(err, "%s (node '%s', op '%s')", what, n->name, n->op);
+}
+
+static int is_float_op(const qp_op_def *d)
+{
+	for (const qp_op_def *f = qp_ops_float; f->name; f++)
+		if (f == d)
+			return 1;
+	return 0;
+}
+
+static const char *dims_str(int rank, const int64_t *dims, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "[");
+
+	for (int i = 0; i < rank && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%lld",
+					 i ? "," : "", (long long)dims[i]);
+	if (used < len)
+		snprintf(buf + used, len - used, "]");
+	return buf;
+}
+
+/* Runs every op's inference over a copy of the tensor table and checks that
+ * the IR's stored dtypes and shapes agree: a hand-edited or corrupt IR must
+ * not make a kernel read or write past a buffer. */
+static int check_shapes(const qp_graph *g, qp_err *err)
+{
+	qp_graph scratch = *g;
+	int rc = 0;
+
+	scratch.tensors = malloc(sizeof(qp_tensor) * (size_t)(g->n_tensors ? g->n_tensors : 1));
+	if (!scratch.tensors)
+		return qp_err_set(err, "out of memory");
+	memcpy(scratch.tensors, g->tensors, sizeof(qp_tensor) * (size_t)g->n_tensors);
+	/* Inference rewrites outputs with qp_tensor_reshape, which frees
+	 * data: outputs have none, but the copy must never free the graph's. */
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int j = 0; j < g->nodes[i].n_outputs; j++) {
+			qp_tensor *t = &scratch.tensors[g->nodes[i].outputs[j]];
+
+			t->data = NULL;
+			t->nbytes = 0;
+		}
+	for (int i = 0; i < g->n_nodes && rc == 0; i++) {
+		const qp_node *n = &g->nodes[i];
+		const qp_op_def *d = qp_op_find(n->op);
+
+		if (!d) {
+			rc = node_err(err, n, "unsupported op");
+			break;
+		}
+		if (!d->run) {
+			rc = node_err(err, n, "op has no kernel");
+			break;
+		}
+		if (!d->infer)
+			continue;
+		if (d->infer(&scratch, i, err)) {
+			rc = -1;
+			break;
+		}
+		for (int j = 0; j < n->n_outputs; j++) {
+			const qp_tensor *want = &scratch.tensors[n->outputs[j]];
+			const qp_tensor *have = &g->tensors[n->outputs[j]];
+			char s1[160], s2[160], msg[512];
+
+			if (want->dtype == have->dtype && want->rank == have->rank &&
+			    memcmp(want->dims, have->dims,
+				   sizeof(int64_t) * (size_t)have->rank) == 0)
+				continue;
+			snprintf(msg, sizeof msg, "tensor '%s' is %s %s in the IR, but the op gives %s %s",
+				 have->name, qp_dtype_name(have->dtype),
+				 dims_str(have->rank, have->dims, s1, sizeof s1),
+				 qp_dtype_name(want->dtype),
+				 dims_str(want->rank, want->dims, s2, sizeof s2));
+			rc = node_err(err, n, msg);
+			break;
+		}
+	}
+	free(scratch.tensors);
+	return rc;
+}
+
+static void value_from_tensor(qp_value *v, const qp_tensor *t)
+{
+	v->dtype = t->dtype;
+	v->rank = t->rank;
+	memcpy(v->dims, t->dims, sizeof v->dims);
+	v->numel = qp_tensor_numel(t);
+}
+
+/* The float copy of quantized constant t, made on first use. */
+static const qp_value *dequantized(qp_interp *ip, int t, qp_err *err)
+{
+	const qp_tensor *ten = &ip->g->tensors[t];
+	qp_value *v = &ip->deq[t];
+
+	if (v->data)
+		return v;
+	value_from_tensor(v, ten);
+	v->dtype = QP_DT_FLOAT32;
+	v->data = qp_aligned_alloc(sizeof(float) * (size_t)v->numel);
+	if (!v->data)
+		return qp_err_set(err, "out of memory dequantizing '%s'", ten->name), NULL;
+	if (qp_dequantize_array(ten->data, ten->dtype, ten->rank, ten->dims,
+				ten->quant, v->data, err)) {
+		qp_err_prefix(err, "tensor '%s'", ten->name);
+		return NULL;
+	}
+	return v;
+}
+
+qp_interp *qp_interp_new(const qp_graph *g, const qp_interp_opts *opts,
+			 qp_err *err)
+{
+	qp_interp *ip;
+	int n_in = 0, n_out = 0;
+
+	if (check_shapes(g, err))
+		return NULL;
+	ip = calloc(1, sizeof *ip);
+	if (!ip)
+		return qp_err_set(err, "out of memory"), NULL;
+	ip->g = g;
+	if (opts)
+		ip->opts = *opts;
+	for (int i = 0; i < g->n_nodes; i++) {
+		n_in += g->nodes[i].n_inputs;
+		n_out += g->nodes[i].n_outputs;
+	}
+	ip->vals = calloc((size_t)g->n_tensors + 1, sizeof *ip->vals);
+	ip->deq = calloc((size_t)g->n_tensors + 1, sizeof *ip->deq);
+	ip->owned = calloc((size_t)g->n_tensors + 1, 1);
+	ip->defs = calloc((size_t)g->n_nodes + 1, sizeof *ip->defs);
+	ip->ins = calloc((size_t)n_in + 1, sizeof *ip->ins);
+	ip->outs = calloc((size_t)n_out + 1, sizeof *ip->outs);
+	ip->in_at = calloc((size_t)g->n_nodes + 1, sizeof *ip->in_at);
+	ip->out_at = calloc((size_t)g->n_nodes + 1, sizeof *ip->out_at);
+	if (!ip->vals || !ip->deq || !ip->owned || !ip->defs || !ip->ins ||
+	    !ip->outs || !ip->in_at || !ip->out_at) {
+		qp_err_set(err, "out of memory");
+		goto fail;
+	}
+	for (int t = 0; t < g->n_tensors; t++) {
+		const qp_tensor *ten = &g->tensors[t];
+		qp_value *v = &ip->vals[t];
+
+		value_from_tensor(v, ten);
+		if (v->numel < 0) {
+			qp_err_set(err, "tensor '%s' is too large", ten->name);
+			goto fail;
+		}
+		if (ten->data) {
+			/* Kernels take inputs as const; the cast only fits
+			 * the shared qp_value type. */
+			v->data = ten->data;
+			continue;
+		}
+		v->data = qp_aligned_alloc((size_t)v->numel * qp_dtype_size(v->dtype));
+		if (!v->data) {
+			qp_err_set(err, "out of memory for tensor '%s'", ten->name);
+			goto fail;
+		}
+		ip->owned[t] = 1;
+	}
+	n_in = n_out = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		const qp_node *n = &g->nodes[i];
+		const qp_op_def *d = qp_op_find(n->op);
+		int float_op = is_float_op(d);
+
+		ip->defs[i] = d;
+		ip->in_at[i] = n_in;
+		ip->out_at[i] = n_out;
+		for (int j = 0; j < n->n_inputs; j++) {
+			int t = n->inputs[j];
+			const qp_tensor *ten = t >= 0 ? &g->tensors[t] : NULL;
+
+			if (!ten)
+				ip->ins[n_in++] = NULL;
+			else if (float_op && ten->data && ten->quant &&
+				 ten->dtype != QP_DT_FLOAT32) {
+				const qp_value *v = dequantized(ip, t, err);
+
+				if (!v) {
+					qp_err_prefix(err, "node '%s'", n->name);
+					goto fail;
+				}
+				ip->ins[n_in++] = v;
+			} else {
+				ip->ins[n_in++] = &ip->vals[t];
+			}
+		}
+		for (int j = 0; j < n->n_outputs; j++)
+			ip->outs[n_out++] = &ip->vals[n->outputs[j]];
+	}
+	return ip;
+fail:
+	qp_interp_free(ip);
+	return NULL;
+}
+
+void qp_interp_free(qp_interp *ip)
+{
+	if (!ip)
+		return;
+	for (int t = 0; ip->vals && t < ip->g->n_tensors; t++)
+		if (ip->owned && ip->owned[t])
+			free(ip->vals[t].data);
+	for (int t = 0; ip->deq && t < ip->g->n_tensors; t++)
+		free(ip->deq[t].data);
+	free(ip->vals);
+	free(ip->deq);
+	free(ip->owned);
+	free(ip->defs);
+	free(ip->ins);
+	free(ip->outs);
+	free(ip->in_at);
+	free(ip->out_at);
+	free(ip);
+}
+
+qp_value *qp_interp_input(qp_interp *ip, int i)
+{
+	return &ip->vals[ip->g->inputs[i].tensor];
+}
+
+const qp_value *qp_interp_output(const qp_interp *ip, int i)
+{
+	return &ip->vals[ip->g->outputs[i].tensor];
+}
+
+/* Fake quantization and the observer, after tensor t got its value. */
+static int produced(qp_interp *ip, int t, qp_err *err)
+{
+	const qp_tensor *ten = &ip->g->tensors[t];
+	qp_value *v = &ip->vals[t];
+
+	if (ip->opts.fake_quant && ten->quant && ten->dtype == QP_DT_FLOAT32 &&
+	    !ten->data &&
+	    qp_fake_quant_array(v->data, v->rank, v->dims, ten->quant, err))
+		return qp_err_prefix(err, "tensor '%s'", ten->name);
+	if (ip->opts.observe)
+		return ip->opts.observe(ip->opts.observe_ctx, t, v, err);
+	return 0;
+}
+
+int qp_interp_run(qp_interp *ip, qp_err *err)
+{
+	const qp_graph *g = ip->g;
+
+	for (int i = 0; i < g->n_inputs; i++)
+		if (produced(ip, g->inputs[i].tensor, err))
+			return -1;
+	for (int i = 0; i < g->n_nodes; i++) {
+		const qp_node *n = &g->nodes[i];
+
+		if (ip->defs[i]->run(g, n, ip->ins + ip->in_at[i],
+				     ip->outs + ip->out_at[i], err))
+			return -1;
+		for (int j = 0; j < n->n_outputs; j++)
+			if (produced(ip, n->outputs[j], err))
+				return -1;
+	}
+	return 0;
+}
+
+/* ---- layouts ---------------------------------------------------------------- */
+
+static int is_nhwc(const char *layout)
+{
+	return layout && strcmp(layout, "NHWC") == 0;
+}
+
+static int64_t numel_of(int rank, const int64_t *dims)
+{
+	int64_t n = 1;
+
+	for (int i = 0; i < rank; i++)
+		n *= dims[i];
+	return n;
+}
+
+/* Channels-last <-> channels-first of samples: each sample is a [C, S]
+ * matrix canonically and [S, C] for the user (S the spatial size). */
+static void convert_layout(const char *layout, int rank, const int64_t *dims,
+			   const float *src, float *dst, int to_canonical)
+{
+	int64_t samples = 1, c, s;
+	const int64_t *sd = dims;
+	int sr = rank;
+
+	if (!is_nhwc(layout) || rank < 2 || rank > 4) {
+		memcpy(dst, src, sizeof(float) * (size_t)numel_of(rank, dims));
+		return;
+	}
+	if (rank == 4) {
+		samples = dims[0];
+		sd = dims + 1;
+		sr = 3;
+	}
+	c = sd[0];
+	s = numel_of(sr - 1, sd + 1);
+	for (int64_t n = 0; n < samples; n++) {
+		const float *in = src + n * c * s;
+		float *out = dst + n * c * s;
+
+		for (int64_t ci = 0; ci < c; ci++)
+			for (int64_t si = 0; si < s; si++) {
+				if (to_canonical)
+					out[ci * s + si] = in[si * c + ci];
+				else
+					out[si * c + ci] = in[ci * s + si];
+			}
+	}
+}
+
+void qp_layout_to_canonical(const char *layout, int rank, const int64_t *dims,
+			    const float *src, float *dst)
+{
+	convert_layout(layout, rank, dims, src, dst, 1);
+}
+
+void qp_layout_from_canonical(const char *layout, int rank,
+			      const int64_t *dims, const float *src, float *dst)
+{
+	convert_layout(layout, rank, dims, src, dst, 0);
+}
+
+void qp_layout_user_dims(const char *layout, int rank, const int64_t *dims,
+			 int64_t *user_dims)
+{
+	int first = rank == 4 ? 1 : 0;
+
+	memcpy(user_dims, dims, sizeof(int64_t) * (size_t)rank);
+	if (!is_nhwc(layout) || rank < 2 || rank > 4)
+		return;
+	/* [.., C, S1, S2] -> [.., S1, S2, C] */
+	for (int i = first; i < rank - 1; i++)
+		user_dims[i] = dims[i + 1];
+	user_dims[rank - 1] = dims[first];
+}
+
+int qp_interp_output_f32(const qp_interp *ip, int i, float *dst, qp_err *err)
+{
+	const qp_graph_io *io = &ip->g->outputs[i];
+	const qp_tensor *t = &ip->g->tensors[io->tensor];
+	const qp_value *v = &ip->vals[io->tensor];
+	float *tmp = dst;
+	int rc = 0;
+
+	if (is_nhwc(io->layout) && v->rank >= 2) {
+		tmp = malloc(sizeof(float) * (size_t)(v->numel ? v->numel : 1));
+		if (!tmp)
+			return qp_err_set(err, "out of memory");
+	}
+	if (v->dtype == QP_DT_FLOAT32) {
+		memcpy(tmp, v->data, sizeof(float) * (size_t)v->numel);
+	} else if (t->quant && v->dtype != QP_DT_INT64 && v->dtype != QP_DT_BOOL) {
+		rc = qp_dequantize_array(v->data, v->dtype, v->rank, v->dims,
+					 t->quant, tmp, err);
+		if (rc)
+			qp_err_prefix(err, "output '%s'", t->name);
+	} else {
+		for (int64_t k = 0; k < v->numel; k++) {
+			switch (v->dtype) {
+			case QP_DT_INT8: tmp[k] = ((const int8_t *)v->data)[k]; break;
+			case QP_DT_UINT8: tmp[k] = ((const uint8_t *)v->data)[k]; break;
+			case QP_DT_BOOL: tmp[k] = ((const uint8_t *)v->data)[k] != 0; break;
+			case QP_DT_INT16: tmp[k] = ((const int16_t *)v->data)[k]; break;
+			case QP_DT_INT32: tmp[k] = (float)((const int32_t *)v->data)[k]; break;
+			case QP_DT_INT64: tmp[k] = (float)((const int64_t *)v->data)[k]; break;
+			default: tmp[k] = ((const float *)v->data)[k]; break;
+			}
+		}
+	}
+	if (tmp != dst) {
+		/* The graph tensor includes the batch axis: convert sample by
+		 * sample with the one-sample rule. */
+		int64_t per = v->dims[0] ? v->numel / v->dims[0] : 0;
+
+		for (int64_t b = 0; rc == 0 && b < v->dims[0]; b++)
+			qp_layout_from_canonical(io->layout, v->rank - 1, v->dims + 1,
+						 tmp + b * per, dst + b * per);
+		free(tmp);
+	}
+	return rc;
+}
+
+/* ---- feeding .npy data ------------------------------------------------------ */
+
+struct qp_feed {
+	const qp_graph *g;
+	int n;
+	qp_npy *files;
+	char **paths;
+	int64_t batch, samples, done;
+	float *rows;      /* one batch in the user's layout */
+	float *canon;     /* the same in the canonical layout */
+};
+
+void qp_feed_free(qp_feed *f)
+{
+	if (!f)
+		return;
+	for (int i = 0; i < f->n; i++) {
+		if (f->files)
+			qp_npy_close(&f->files[i]);
+		if (f->paths)
+			free(f->paths[i]);
+	}
+	free(f->files);
+	free(f->paths);
+	free(f->rows);
+	free(f->canon);
+	free(f);
+}
+
+static const char *shape_str(int rank, const int64_t *dims, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "(");
+
+	for (int i = 0; i < rank && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%lld",
+					 i ? "," : "", (long long)dims[i]);
+	if (used < len)
+		snprintf(buf + used, len - used, rank == 1 ? ",)" : ")");
+	return buf;
+}
+
+qp_feed *qp_feed_open(const qp_graph *g, int n_paths, const char *const *paths,
+		      qp_err *err)
+{
+	qp_feed *f;
+	int64_t max_sample = 1;
+
+	if (n_paths != g->n_inputs)
+		return qp_err_set(err, "the model has %d inputs, %d data files were given",
+				  g->n_inputs, n_paths), NULL;
+	f = calloc(1, sizeof *f);
+	if (!f)
+		return qp_err_set(err, "out of memory"), NULL;
+	f->g = g;
+	f->n = n_paths;
+	f->files = calloc((size_t)n_paths + 1, sizeof *f->files);
+	f->paths = calloc((size_t)n_paths + 1, sizeof *f->paths);
+	if (!f->files || !f->paths)
+		goto oom;
+	for (int i = 0; i < n_paths; i++) {
+		const qp_graph_io *io = &g->inputs[i];
+		const qp_tensor *t = &g->tensors[io->tensor];
+		qp_npy *r = &f->files[i];
+		int64_t user[QP_MAX_RANK + 1];
+		char s1[200], s2[200];
+		const char *path = qp_is_stdio(paths[i]) ? "-" : paths[i];
+
+		f->paths[i] = strdup(path);
+		if (!f->paths[i])
+			goto oom;
+		if (t->rank < 1) {
+			qp_err_set(err, "model input '%s' has no batch axis", t->name);
+			goto fail;
+		}
+		if (t->dtype != QP_DT_FLOAT32 && !t->quant) {
+			qp_err_set(err, "model input '%s' has dtype %s without quantization parameters",
+				   t->name, qp_dtype_name(t->dtype));
+			goto fail;
+		}
+		if (i == 0)
+			f->batch = t->dims[0];
+		else if (t->dims[0] != f->batch) {
+			qp_err_set(err, "model inputs disagree on the batch size (%lld and %lld)",
+				   (long long)f->batch, (long long)t->dims[0]);
+			goto fail;
+		}
+		if (qp_npy_open(r, paths[i], err)) {
+			qp_err_prefix(err, "%s", path);
+			goto fail;
+		}
+		user[0] = -1;
+		qp_layout_user_dims(io->layout, t->rank - 1, t->dims + 1, user + 1);
+		if (r->rank != t->rank ||
+		    memcmp(r->dims + 1, user + 1, sizeof(int64_t) * (size_t)(t->rank - 1))) {
+			char *p;
+
+			shape_str(t->rank, user, s2, sizeof s2);
+			p = strstr(s2, "-1");
+			if (p) {   /* show the batch axis as N */
+				*p = 'N';
+				memmove(p + 1, p + 2, strlen(p + 2) + 1);
+			}
+			qp_err_set(err, "%s: array shape %s does not match model input '%s' %s%s%s",
+				   path, shape_str(r->rank, r->dims, s1, sizeof s1),
+				   t->name, s2, io->layout ? " in layout " : "",
+				   io->layout ? io->layout : "");
+			goto fail;
+		}
+		if (r->type == QP_NPY_BOOL) {
+			qp_err_set(err, "%s: boolean data is not a model input", path);
+			goto fail;
+		}
+		if (i == 0)
+			f->samples = r->rows;
+		else if (r->rows != f->samples) {
+			qp_err_set(err, "%s: %lld samples, but %s has %lld", path,
+				   (long long)r->rows, f->paths[0], (long long)f->samples);
+			goto fail;
+		}
+		if (r->row_elems > max_sample)
+			max_sample = r->row_elems;
+	}
+	if (f->batch < 1) {
+		qp_err_set(err, "model batch size is %lld", (long long)f->batch);
+		goto fail;
+	}
+	f->rows = malloc(sizeof(float) * (size_t)(max_sample * f->batch));
+	f->canon = malloc(sizeof(float) * (size_t)(max_sample * f->batch));
+	if (!f->rows || !f->canon)
+		goto oom;
+	return f;
+oom:
+	qp_err_set(err, "out of memory");
+fail:
+	qp_feed_free(f);
+	return NULL;
+}
+
+int64_t qp_feed_samples(const qp_feed *f)
+{
+	return f->samples;
+}
+
+int64_t qp_feed_batch(const qp_feed *f)
+{
+	return f->batch;
+}
+
+int64_t qp_feed_next(qp_feed *f, qp_interp *ip, qp_err *err)
+{
+	int64_t take = f->samples - f->done;
+
+	if (take <= 0)
+		return 0;
+	if (take > f->batch)
+		take = f->batch;
+	for (int i = 0; i < f->n; i++) {
+		const qp_graph_io *io = &f->g->inputs[i];
+		const qp_tensor *t = &f->g->tensors[io->tensor];
+		qp_value *v = qp_interp_input(ip, i);
+		int64_t per = f->files[i].row_elems;
+
+		if (qp_npy_read_rows_f32(&f->files[i], take, f->rows, err))
+			return qp_err_prefix(err, "%s", f->paths[i]);
+		memset(f->rows + take * per, 0,
+		       sizeof(float) * (size_t)((f->batch - take) * per));
+		for (int64_t b = 0; b < f->batch; b++)
+			qp_layout_to_canonical(io->layout, t->rank - 1, t->dims + 1,
+					       f->rows + b * per, f->canon + b * per);
+		if (t->dtype == QP_DT_FLOAT32) {
+			memcpy(v->data, f->canon, sizeof(float) * (size_t)v->numel);
+		} else if (qp_quantize_array(f->canon, t->rank, t->dims, t->quant,
+					     v->data, t->dtype, err)) {
+			return qp_err_prefix(err, "input '%s'", t->name);
+		}
+	}
+	f->done += take;
+	return take;
+}

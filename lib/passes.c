@@ -1,0 +1,215 @@
+#include "passes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A float constant (has data) whose shape is exactly [n]. */
+static int is_vector(const qp_graph *g, int t, int64_t n)
+{
+	const qp_tensor *x;
+
+	if (t < 0)
+		return 0;
+	x = &g->tensors[t];
+	return x->data && x->dtype == QP_DT_FLOAT32 && x->rank == 1 &&
+	       x->dims[0] == n;
+}
+
+static int is_float_const(const qp_graph *g, int t)
+{
+	return t >= 0 && g->tensors[t].data &&
+	       g->tensors[t].dtype == QP_DT_FLOAT32;
+}
+
+/* The node index that consumes tensor t, when exactly one node input (and
+ * no graph output) refers to it; else -1. */
+static int only_consumer(const qp_graph *g, int t)
+{
+	int found = -1;
+
+	if (qp_graph_consumers(g, t) != 1)
+		return -1;
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int j = 0; j < g->nodes[i].n_inputs; j++)
+			if (g->nodes[i].inputs[j] == t)
+				found = i;
+	return found;
+}
+
+/* Gives conv node ci a zero bias of n channels as input 2; returns the
+ * tensor index or -1. */
+static int add_zero_bias(qp_graph *g, int ci, int64_t n, qp_err *err)
+{
+	char *name = NULL;
+	int t, *in;
+	qp_node *conv;
+	char base[1100];
+
+	snprintf(base, sizeof base, "%s.bias", g->nodes[ci].name);
+	name = qp_graph_unique_tensor_name(g, base);
+	if (!name)
+		return qp_err_set(err, "out of memory");
+	t = qp_graph_add_tensor(g, name, QP_DT_FLOAT32, 1, &n, err);
+	free(name);
+	if (t < 0 || qp_tensor_alloc_data(&g->tensors[t], err))
+		return -1;
+	conv = &g->nodes[ci];
+	if (conv->n_inputs < 3) {
+		in = realloc(conv->inputs, 3 * sizeof *in);
+		if (!in)
+			return qp_err_set(err, "out of memory");
+		conv->inputs = in;
+		conv->n_inputs = 3;
+	}
+	conv->inputs[2] = t;
+	return t;
+}
+
+/* Folds BN node bi into conv node ci (the checks are done). */
+static int fold_one(qp_graph *g, int ci, int bi, qp_err *err)
+{
+	const qp_node *bn = &g->nodes[bi];
+	int w = g->nodes[ci].inputs[1];
+	int b = g->nodes[ci].n_inputs > 2 ? g->nodes[ci].inputs[2] : -1;
+	int64_t oc = g->tensors[w].dims[0], per, c, k;
+	double eps = qp_node_attr_float(bn, "epsilon", 1e-5f);
+	const float *gamma, *beta, *mean, *var;
+	float *wd, *bd;
+	int out = bn->outputs[0];
+
+	if (b < 0 && (b = add_zero_bias(g, ci, oc, err)) < 0)
+		return -1;
+	/* Pointers only after the add: it may move the tensor array. */
+	bn = &g->nodes[bi];
+	gamma = g->tensors[bn->inputs[1]].data;
+	beta = g->tensors[bn->inputs[2]].data;
+	mean = g->tensors[bn->inputs[3]].data;
+	var = g->tensors[bn->inputs[4]].data;
+	wd = g->tensors[w].data;
+	bd = g->tensors[b].data;
+	per = qp_tensor_numel(&g->tensors[w]) / oc;
+	for (c = 0; c < oc; c++) {
+		double a = (double)gamma[c] / sqrt((double)var[c] + eps);
+
+		for (k = 0; k < per; k++)
+			wd[c * per + k] = (float)((double)wd[c * per + k] * a);
+		bd[c] = (float)(((double)bd[c] - (double)mean[c]) * a +
+				(double)beta[c]);
+	}
+	g->nodes[ci].outputs[0] = out;
+	return 0;
+}
+
+int qp_pass_fold_batchnorm(qp_graph *g, int *count, qp_err *err)
+{
+	unsigned char *keep;
+	int folded = 0, rc = 0;
+
+	if (count)
+		*count = 0;
+	keep = malloc((size_t)g->n_nodes + 1);
+	if (!keep)
+		return qp_err_set(err, "out of memory");
+	memset(keep, 1, (size_t)g->n_nodes + 1);
+	for (int bi = 0; bi < g->n_nodes; bi++) {
+		const qp_node *bn = &g->nodes[bi], *conv;
+		int x, ci, w, b;
+		int64_t oc;
+
+		if (strcmp(bn->op, "BatchNormalization") || bn->n_inputs != 5 ||
+		    bn->n_outputs != 1)
+			continue;
+		x = bn->inputs[0];
+		ci = x >= 0 ? qp_graph_producer(g, x) : -1;
+		if (ci < 0 || !keep[ci])
+			continue;
+		conv = &g->nodes[ci];
+		if (strcmp(conv->op, "Conv") || conv->n_outputs != 1 ||
+		    conv->n_inputs < 2 || only_consumer(g, x) != bi)
+			continue;
+		w = conv->inputs[1];
+		b = conv->n_inputs > 2 ? conv->inputs[2] : -1;
+		if (!is_float_const(g, w) || g->tensors[w].rank < 1 ||
+		    only_consumer(g, w) != ci)
+			continue;
+		oc = g->tensors[w].dims[0];
+		if (oc < 1 || (b >= 0 && (!is_vector(g, b, oc) ||
+					  only_consumer(g, b) != ci)))
+			continue;
+		if (!is_vector(g, bn->inputs[1], oc) ||
+		    !is_vector(g, bn->inputs[2], oc) ||
+		    !is_vector(g, bn->inputs[3], oc) ||
+		    !is_vector(g, bn->inputs[4], oc))
+			continue;
+		if (fold_one(g, ci, bi, err)) {
+			rc = -1;
+			break;
+		}
+		keep[bi] = 0;
+		folded++;
+	}
+	if (folded) {
+		qp_graph_remove_nodes(g, keep);
+		qp_graph_drop_unused_tensors(g);
+	}
+	free(keep);
+	if (count)
+		*count = folded;
+	return rc;
+}
+
+int qp_pass_gemm_normalize(qp_graph *g, int *count, qp_err *err)
+{
+	int changed = 0;
+
+	if (count)
+		*count = 0;
+	for (int i = 0; i < g->n_nodes; i++) {
+		qp_node *n = &g->nodes[i];
+		float alpha = qp_node_attr_float(n, "alpha", 1.0f);
+		float beta = qp_node_attr_float(n, "beta", 1.0f);
+		int bt = n->n_inputs > 1 ? n->inputs[1] : -1;
+		int ct = n->n_inputs > 2 ? n->inputs[2] : -1;
+		int did = 0;
+
+		if (strcmp(n->op, "Gemm") || !is_float_const(g, bt) ||
+		    (ct >= 0 && !is_float_const(g, ct)))
+			continue;
+		/* Scaling shared constants would change the other users. */
+		if (alpha != 1.0f && only_consumer(g, bt) == i) {
+			float *d = g->tensors[bt].data;
+			int64_t k, m = qp_tensor_numel(&g->tensors[bt]);
+
+			for (k = 0; k < m; k++)
+				d[k] *= alpha;
+			if (qp_node_set_float(n, "alpha", 1.0f))
+				return qp_err_set(err, "out of memory");
+			did = 1;
+		}
+		if (ct >= 0 && beta != 1.0f && only_consumer(g, ct) == i) {
+			float *d = g->tensors[ct].data;
+			int64_t k, m = qp_tensor_numel(&g->tensors[ct]);
+
+			for (k = 0; k < m; k++)
+				d[k] *= beta;
+			if (qp_node_set_float(n, "beta", 1.0f))
+				return qp_err_set(err, "out of memory");
+			did = 1;
+		}
+		if (ct >= 0 && g->tensors[ct].rank == 2 &&
+		    g->tensors[ct].dims[0] == 1 && only_consumer(g, ct) == i) {
+			qp_tensor *c = &g->tensors[ct];
+
+			/* Same bytes, one axis fewer: keep the data. */
+			c->dims[0] = c->dims[1];
+			c->rank = 1;
+			did = 1;
+		}
+		changed += did;
+	}
+	if (count)
+		*count = changed;
+	return 0;
+}

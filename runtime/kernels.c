@@ -1,0 +1,803 @@
+/* Reference int8 kernels and the requantization rule.
+ *
+ * This file is the one place where qpipe's integer arithmetic is defined:
+ * simulate runs it through qp_run, irrun through lib/ops_int.c.  Kernels
+ * assume qp_rt_op_check accepted their operands and parameters; the checks
+ * live next to each kernel so the two cannot drift.
+ */
+#include "qp_runtime.h"
+
+#include <string.h>
+
+/* ---- requantization (docs/ir.md section 6) -------------------------------- */
+
+int32_t qp_rt_srdhm(int32_t a, int32_t b)
+{
+	int64_t ab, nudge;
+
+	/* The one product that does not fit: (-1) * (-1) in Q31 is +1. */
+	if (a == INT32_MIN && b == INT32_MIN)
+		return INT32_MAX;
+	ab = (int64_t)a * (int64_t)b;
+	nudge = ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
+	/* C division truncates toward zero, which with the nudge gives
+	 * round-half-away-from-zero of ab / 2^31. */
+	return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* Floor division by 2^e without relying on the implementation-defined
+ * right shift of negative numbers. */
+static int32_t floor_shift(int32_t x, int e)
+{
+	if (x >= 0)
+		return x >> e;
+	return ~((~x) >> e);
+}
+
+int32_t qp_rt_rdivpot(int32_t x, int exponent)
+{
+	int32_t mask, remainder, threshold;
+
+	if (exponent <= 0)
+		return x;
+	if (exponent > 31)
+		exponent = 31;
+	mask = (int32_t)(((int64_t)1 << exponent) - 1);
+	remainder = x & mask;
+	/* Ties go away from zero: a negative tie needs one more. */
+	threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+	return floor_shift(x, exponent) + (remainder > threshold ? 1 : 0);
+}
+
+static int32_t sat32(int64_t v)
+{
+	if (v > INT32_MAX)
+		return INT32_MAX;
+	if (v < INT32_MIN)
+		return INT32_MIN;
+	return (int32_t)v;
+}
+
+int32_t qp_rt_requant(int32_t x, int32_t multiplier, int shift)
+{
+	int left = shift > 0 ? shift : 0;
+	int right = shift > 0 ? 0 : -shift;
+	int32_t v = left ? sat32((int64_t)x * ((int64_t)1 << left)) : x;
+
+	return qp_rt_rdivpot(qp_rt_srdhm(v, multiplier), right);
+}
+
+static int32_t clamp32(int32_t v, int32_t lo, int32_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Requantize an accumulator and add the output zero point, saturating. */
+static int8_t requant_out(int64_t acc, int32_t mult, int32_t shift,
+			  int32_t zp, int32_t lo, int32_t hi)
+{
+	int64_t r = (int64_t)qp_rt_requant(sat32(acc), mult, (int)shift) + zp;
+
+	return (int8_t)clamp32(sat32(r), lo, hi);
+}
+
+int32_t qp_rt_quantize_one(float x, float scale, int32_t zero_point,
+			   int32_t qmin, int32_t qmax)
+{
+	/* Divided in double so the only rounding is the one below; the same
+	 * rule as lib/quant.h's qp_quantize_value (fake quantization). */
+	double v = (double)x / (double)scale;
+	int32_t t;
+	double frac;
+	int64_t r;
+
+	if (v != v)            /* NaN: the real value 0 */
+		v = 0.0;
+	if (v > 1e9)
+		v = 1e9;
+	if (v < -1e9)
+		v = -1e9;
+	t = (int32_t)v;        /* toward zero */
+	frac = v - (double)t;  /* exact */
+	if (frac >= 0.5)       /* ties away from zero */
+		t++;
+	else if (frac <= -0.5)
+		t--;
+	r = (int64_t)t + zero_point;
+	return r < qmin ? qmin : r > qmax ? qmax : (int32_t)r;
+}
+
+/* ---- helpers for checks ------------------------------------------------------ */
+
+static int64_t numel(const qp_rt_tensor *t)
+{
+	int64_t n = 1;
+	int i;
+
+	for (i = 0; i < t->rank; i++)
+		n *= t->dims[i];
+	return n;
+}
+
+static int same_dims(const qp_rt_tensor *a, const qp_rt_tensor *b)
+{
+	int i;
+
+	if (a->rank != b->rank)
+		return 0;
+	for (i = 0; i < a->rank; i++)
+		if (a->dims[i] != b->dims[i])
+			return 0;
+	return 1;
+}
+
+static int act_range_ok(int32_t lo, int32_t hi)
+{
+	return lo >= -128 && hi <= 127 && lo <= hi;
+}
+
+static int mult_ok(int32_t mult, int32_t shift)
+{
+	return mult >= 0 && shift >= -31 && shift <= 30;
+}
+
+static int is_int8(const qp_rt_tensor *t)
+{
+	return t && t->dtype == QP_RT_INT8;
+}
+
+/* Output extent of a pooling/conv window; ceil selects ceil_mode. */
+static int64_t out_extent(int64_t in, int64_t pad0, int64_t pad1, int64_t k,
+			  int64_t dil, int64_t stride, int ceil)
+{
+	int64_t span = in + pad0 + pad1 - (dil * (k - 1) + 1);
+
+	if (span < 0)
+		return -1;
+	return (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+}
+
+static int window_ok(const int32_t *k, const int32_t *s, const int32_t *pads,
+		     const int32_t *d)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (k[i] < 1 || k[i] > 65535 || s[i] < 1 || s[i] > 65535 ||
+		    d[i] < 1 || d[i] > 65535)
+			return 0;
+	}
+	for (i = 0; i < 4; i++)
+		if (pads[i] < 0 || pads[i] > 65535)
+			return 0;
+	return 1;
+}
+
+/* ---- quantize / dequantize ------------------------------------------------- */
+
+static int check_quantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			  const int32_t *p, int np)
+{
+	if (np != 2 || !x || x->dtype != QP_RT_FLOAT32 || !is_int8(y) ||
+	    !same_dims(x, y) || !act_range_ok(p[0], p[1]))
+		return QP_E_PARAM;
+	if (!(y->scale > 0.0f) || y->scale > 3.0e38f)
+		return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_quantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			 const int32_t *p)
+{
+	const float *src = x->data;
+	int8_t *dst = y->data;
+	int64_t i, n = numel(x);
+
+	for (i = 0; i < n; i++)
+		dst[i] = (int8_t)qp_rt_quantize_one(src[i], y->scale,
+						    y->zero_point, p[0], p[1]);
+}
+
+static int check_dequantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			    int np)
+{
+	if (np != 0 || !is_int8(x) || !y || y->dtype != QP_RT_FLOAT32 ||
+	    !same_dims(x, y))
+		return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_dequantize(const qp_rt_tensor *x, const qp_rt_tensor *y)
+{
+	const int8_t *src = x->data;
+	float *dst = y->data;
+	int64_t i, n = numel(x);
+
+	for (i = 0; i < n; i++)
+		dst[i] = x->scale * (float)((int32_t)src[i] - x->zero_point);
+}
+
+/* ---- QCONV ---------------------------------------------------------------------
+ * params: stride_h stride_w pad_t pad_l pad_b pad_r dil_h dil_w group
+ *         act_min act_max mult[C_out] shift[C_out] */
+enum { CONV_FIXED = 11 };
+
+static int check_conv(const qp_rt_tensor *x, const qp_rt_tensor *w,
+		      const qp_rt_tensor *b, const qp_rt_tensor *y,
+		      const int32_t *p, int np)
+{
+	int32_t pads[4], k[2], g;
+	int64_t co, i;
+
+	if (!is_int8(x) || !is_int8(w) || !is_int8(y) || x->rank != 4 ||
+	    w->rank != 4 || y->rank != 4 || np < CONV_FIXED)
+		return QP_E_PARAM;
+	co = w->dims[0];
+	if (np != CONV_FIXED + 2 * co)
+		return QP_E_PARAM;
+	g = p[8];
+	memcpy(pads, p + 2, sizeof pads);
+	k[0] = w->dims[2];
+	k[1] = w->dims[3];
+	if (!window_ok(k, p, pads, p + 6) || g < 1 || x->dims[1] % g ||
+	    co % g || w->dims[1] != x->dims[1] / g)
+		return QP_E_PARAM;
+	if (b && (b->dtype != QP_RT_INT32 || b->rank != 1 || b->dims[0] != co))
+		return QP_E_PARAM;
+	if (y->dims[0] != x->dims[0] || y->dims[1] != co ||
+	    y->dims[2] != out_extent(x->dims[2], p[2], p[4], k[0], p[6], p[0], 0) ||
+	    y->dims[3] != out_extent(x->dims[3], p[3], p[5], k[1], p[7], p[1], 0))
+		return QP_E_PARAM;
+	if (!act_range_ok(p[9], p[10]))
+		return QP_E_PARAM;
+	for (i = 0; i < co; i++)
+		if (!mult_ok(p[CONV_FIXED + i], p[CONV_FIXED + co + i]))
+			return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_conv(const qp_rt_tensor *x, const qp_rt_tensor *w,
+		     const qp_rt_tensor *b, const qp_rt_tensor *y,
+		     const int32_t *p)
+{
+	const int8_t *xd = x->data, *wd = w->data;
+	const int32_t *bd = b ? (const int32_t *)b->data : NULL;
+	int8_t *yd = y->data;
+	int32_t n_batch = x->dims[0], c_in = x->dims[1], h = x->dims[2],
+		wid = x->dims[3];
+	int32_t c_out = y->dims[1], ho = y->dims[2], wo = y->dims[3];
+	int32_t kh = w->dims[2], kw = w->dims[3], group = p[8];
+	int32_t cg_in = c_in / group, cg_out = c_out / group;
+	const int32_t *mult = p + CONV_FIXED, *shift = p + CONV_FIXED + c_out;
+	int32_t xzp = x->zero_point;
+	int32_t n, oc, oy, ox, ic, ky, kx;
+
+	for (n = 0; n < n_batch; n++) {
+		for (oc = 0; oc < c_out; oc++) {
+			int32_t ic0 = (oc / cg_out) * cg_in;
+			const int8_t *wo_ = wd + (size_t)oc * cg_in * kh * kw;
+
+			for (oy = 0; oy < ho; oy++) {
+				for (ox = 0; ox < wo; ox++) {
+					int64_t acc = bd ? bd[oc] : 0;
+
+					for (ic = 0; ic < cg_in; ic++) {
+						const int8_t *xc = xd + ((size_t)n * c_in + ic0 + ic) * h * wid;
+						const int8_t *wc = wo_ + (size_t)ic * kh * kw;
+
+						for (ky = 0; ky < kh; ky++) {
+							int32_t iy = oy * p[0] - p[2] + ky * p[6];
+
+							if (iy < 0 || iy >= h)
+								continue;
+							for (kx = 0; kx < kw; kx++) {
+								int32_t ix = ox * p[1] - p[3] + kx * p[7];
+
+								if (ix < 0 || ix >= wid)
+									continue;
+								acc += (int64_t)((int32_t)xc[(size_t)iy * wid + ix] - xzp) *
+								       wc[ky * kw + kx];
+							}
+						}
+					}
+					yd[(((size_t)n * c_out + oc) * ho + oy) * wo + ox] =
+						requant_out(acc, mult[oc], shift[oc], y->zero_point, p[9], p[10]);
+				}
+			}
+		}
+	}
+}
+
+/* ---- QGEMM: y[M,N] = a[M,K] * w[N,K]^T + b[N]; params act_min act_max
+ * mult[N] shift[N] */
+static int check_gemm(const qp_rt_tensor *a, const qp_rt_tensor *w,
+		      const qp_rt_tensor *b, const qp_rt_tensor *y,
+		      const int32_t *p, int np)
+{
+	int64_t nn, i;
+
+	if (!is_int8(a) || !is_int8(w) || !is_int8(y) || a->rank != 2 ||
+	    w->rank != 2 || y->rank != 2 || np < 2)
+		return QP_E_PARAM;
+	nn = w->dims[0];
+	if (np != 2 + 2 * nn || a->dims[1] != w->dims[1] ||
+	    y->dims[0] != a->dims[0] || y->dims[1] != nn ||
+	    !act_range_ok(p[0], p[1]))
+		return QP_E_PARAM;
+	if (b && (b->dtype != QP_RT_INT32 || b->rank != 1 || b->dims[0] != nn))
+		return QP_E_PARAM;
+	for (i = 0; i < nn; i++)
+		if (!mult_ok(p[2 + i], p[2 + nn + i]))
+			return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_gemm(const qp_rt_tensor *a, const qp_rt_tensor *w,
+		     const qp_rt_tensor *b, const qp_rt_tensor *y,
+		     const int32_t *p)
+{
+	const int8_t *ad = a->data, *wd = w->data;
+	const int32_t *bd = b ? (const int32_t *)b->data : NULL;
+	int8_t *yd = y->data;
+	int32_t m = a->dims[0], k = a->dims[1], n = w->dims[0];
+	int32_t i, j, l;
+
+	for (i = 0; i < m; i++) {
+		const int8_t *ar = ad + (size_t)i * k;
+
+		for (j = 0; j < n; j++) {
+			const int8_t *wr = wd + (size_t)j * k;
+			int64_t acc = bd ? bd[j] : 0;
+
+			for (l = 0; l < k; l++)
+				acc += (int64_t)((int32_t)ar[l] - a->zero_point) * wr[l];
+			yd[(size_t)i * n + j] = requant_out(acc, p[2 + j], p[2 + n + j],
+							    y->zero_point, p[0], p[1]);
+		}
+	}
+}
+
+/* ---- pools ----------------------------------------------------------------------
+ * QMAXPOOL params: kh kw sh sw pt pl pb pr dh dw
+ * QAVGPOOL params: kh kw sh sw pt pl pb pr count_include_pad act_min act_max
+ *                  mult shift */
+static int check_pool_shape(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			    const int32_t *p, const int32_t *dil)
+{
+	int i;
+
+	if (!is_int8(x) || !is_int8(y) || x->rank != 4 || y->rank != 4 ||
+	    !window_ok(p, p + 2, p + 4, dil) || y->dims[0] != x->dims[0] ||
+	    y->dims[1] != x->dims[1])
+		return QP_E_PARAM;
+	for (i = 0; i < 2; i++) {
+		int64_t lo = out_extent(x->dims[2 + i], p[4 + i], p[6 + i], p[i],
+					dil[i], p[2 + i], 0);
+		int64_t hi = out_extent(x->dims[2 + i], p[4 + i], p[6 + i], p[i],
+					dil[i], p[2 + i], 1);
+
+		/* ceil_mode is folded into the output shape: accept either. */
+		if (lo < 1 || (y->dims[2 + i] != lo && y->dims[2 + i] != hi))
+			return QP_E_PARAM;
+		/* Every window must start inside the padded input. */
+		if ((int64_t)(y->dims[2 + i] - 1) * p[2 + i] >= (int64_t)x->dims[2 + i] + p[4 + i])
+			return QP_E_PARAM;
+	}
+	return QP_OK;
+}
+
+static int check_maxpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			 const int32_t *p, int np)
+{
+	if (np != 10)
+		return QP_E_PARAM;
+	return check_pool_shape(x, y, p, p + 8);
+}
+
+static void run_maxpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			const int32_t *p)
+{
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int32_t nc = x->dims[0] * x->dims[1], h = x->dims[2], w = x->dims[3];
+	int32_t ho = y->dims[2], wo = y->dims[3];
+	int32_t c, oy, ox, ky, kx;
+
+	for (c = 0; c < nc; c++) {
+		const int8_t *xc = xd + (size_t)c * h * w;
+
+		for (oy = 0; oy < ho; oy++) {
+			for (ox = 0; ox < wo; ox++) {
+				int32_t best = -128;
+
+				/* Padding never wins: it is skipped, as in ONNX. */
+				for (ky = 0; ky < p[0]; ky++) {
+					int32_t iy = oy * p[2] - p[4] + ky * p[8];
+
+					if (iy < 0 || iy >= h)
+						continue;
+					for (kx = 0; kx < p[1]; kx++) {
+						int32_t ix = ox * p[3] - p[5] + kx * p[9];
+
+						if (ix >= 0 && ix < w && xc[(size_t)iy * w + ix] > best)
+							best = xc[(size_t)iy * w + ix];
+					}
+				}
+				yd[((size_t)c * ho + oy) * wo + ox] = (int8_t)best;
+			}
+		}
+	}
+}
+
+static int check_avgpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			 const int32_t *p, int np)
+{
+	static const int32_t one[2] = {1, 1};
+
+	if (np != 13 || (p[8] != 0 && p[8] != 1) || !act_range_ok(p[9], p[10]) ||
+	    !mult_ok(p[11], p[12]))
+		return QP_E_PARAM;
+	return check_pool_shape(x, y, p, one);
+}
+
+/* Rounded (half away from zero) a / b for b > 0. */
+static int64_t div_round(int64_t a, int64_t b)
+{
+	return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
+}
+
+static void run_avgpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			const int32_t *p)
+{
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int32_t nc = x->dims[0] * x->dims[1], h = x->dims[2], w = x->dims[3];
+	int32_t ho = y->dims[2], wo = y->dims[3];
+	int64_t full = (int64_t)p[0] * p[1];
+	int32_t c, oy, ox, iy, ix;
+
+	for (c = 0; c < nc; c++) {
+		const int8_t *xc = xd + (size_t)c * h * w;
+
+		for (oy = 0; oy < ho; oy++) {
+			for (ox = 0; ox < wo; ox++) {
+				int32_t y0 = oy * p[2] - p[4], x0 = ox * p[3] - p[5];
+				int32_t y1 = y0 + p[0], x1 = x0 + p[1];
+				int64_t acc = 0, count;
+
+				/* count_include_pad counts the window clipped to
+				 * the padded input, else to the input itself. */
+				if (p[8]) {
+					int32_t cy0 = y0 < -p[4] ? -p[4] : y0, cy1 = y1 > h + p[6] ? h + p[6] : y1;
+					int32_t cx0 = x0 < -p[5] ? -p[5] : x0, cx1 = x1 > w + p[7] ? w + p[7] : x1;
+
+					count = (int64_t)(cy1 - cy0) * (cx1 - cx0);
+				} else {
+					int32_t cy0 = y0 < 0 ? 0 : y0, cy1 = y1 > h ? h : y1;
+					int32_t cx0 = x0 < 0 ? 0 : x0, cx1 = x1 > w ? w : x1;
+
+					count = (int64_t)(cy1 - cy0) * (cx1 - cx0);
+				}
+				for (iy = y0 < 0 ? 0 : y0; iy < y1 && iy < h; iy++)
+					for (ix = x0 < 0 ? 0 : x0; ix < x1 && ix < w; ix++)
+						acc += (int32_t)xc[(size_t)iy * w + ix] - x->zero_point;
+				/* The multiplier divides by the full window; a
+				 * smaller count rescales the sum first. */
+				if (count > 0 && count != full)
+					acc = div_round(acc * full, count);
+				yd[((size_t)c * ho + oy) * wo + ox] =
+					requant_out(acc, p[11], p[12], y->zero_point, p[9], p[10]);
+			}
+		}
+	}
+}
+
+/* ---- elementwise with numpy broadcasting ------------------------------------ */
+
+/* Strides of a, right-aligned to y's rank, 0 where a broadcasts. */
+static int bcast_strides(const qp_rt_tensor *a, const qp_rt_tensor *y,
+			 int64_t *st)
+{
+	int i, off = y->rank - a->rank;
+	int64_t s = 1;
+
+	if (off < 0)
+		return -1;
+	for (i = y->rank - 1; i >= 0; i--) {
+		int32_t d = i >= off ? a->dims[i - off] : 1;
+
+		if (d != y->dims[i] && d != 1)
+			return -1;
+		st[i] = d == 1 ? 0 : s;
+		s *= d;
+	}
+	return 0;
+}
+
+static int check_binary(const qp_rt_tensor *a, const qp_rt_tensor *b,
+			const qp_rt_tensor *y)
+{
+	int64_t st[QP_RT_MAX_RANK];
+	int i, ra, rb;
+
+	if (!is_int8(a) || !is_int8(b) || !is_int8(y) ||
+	    bcast_strides(a, y, st) || bcast_strides(b, y, st))
+		return QP_E_PARAM;
+	/* y must be exactly the broadcast shape, not larger. */
+	ra = y->rank - a->rank;
+	rb = y->rank - b->rank;
+	if (ra > 0 && rb > 0)
+		return QP_E_PARAM;
+	for (i = 0; i < y->rank; i++) {
+		int32_t da = i >= ra ? a->dims[i - ra] : 1;
+		int32_t db = i >= rb ? b->dims[i - rb] : 1;
+
+		if (y->dims[i] != (da > db ? da : db))
+			return QP_E_PARAM;
+	}
+	return QP_OK;
+}
+
+/* Calls fn for every output element with the broadcast input offsets. */
+typedef int8_t (*binary_fn)(int32_t a, int32_t b, const int32_t *p,
+			    int32_t y_zp);
+
+static void run_binary(const qp_rt_tensor *a, const qp_rt_tensor *b,
+		       const qp_rt_tensor *y, const int32_t *p, binary_fn fn)
+{
+	int64_t sa[QP_RT_MAX_RANK], sb[QP_RT_MAX_RANK];
+	int32_t idx[QP_RT_MAX_RANK] = {0};
+	const int8_t *ad = a->data, *bd = b->data;
+	int8_t *yd = y->data;
+	int64_t i, n = numel(y), oa = 0, ob = 0;
+	int r = y->rank, d;
+
+	bcast_strides(a, y, sa);
+	bcast_strides(b, y, sb);
+	for (i = 0; i < n; i++) {
+		yd[i] = fn((int32_t)ad[oa] - a->zero_point,
+			   (int32_t)bd[ob] - b->zero_point, p, y->zero_point);
+		/* Odometer over y's index, keeping the input offsets. */
+		for (d = r - 1; d >= 0; d--) {
+			idx[d]++;
+			oa += sa[d];
+			ob += sb[d];
+			if (idx[d] < y->dims[d])
+				break;
+			oa -= sa[d] * idx[d];
+			ob -= sb[d] * idx[d];
+			idx[d] = 0;
+		}
+	}
+}
+
+/* QADD params: act_min act_max left_shift mult_a mult_b mult_y shift_a
+ * shift_b shift_y (TFLite's scheme: both inputs rescaled to a common
+ * fine scale, added, then requantized to the output). */
+static int check_add(const qp_rt_tensor *a, const qp_rt_tensor *b,
+		     const qp_rt_tensor *y, const int32_t *p, int np)
+{
+	if (np != 9 || !act_range_ok(p[0], p[1]) || p[2] < 0 || p[2] > 20 ||
+	    !mult_ok(p[3], p[6]) || !mult_ok(p[4], p[7]) || !mult_ok(p[5], p[8]))
+		return QP_E_PARAM;
+	return check_binary(a, b, y);
+}
+
+static int8_t add_one(int32_t a, int32_t b, const int32_t *p, int32_t y_zp)
+{
+	int32_t sa = qp_rt_requant(a * (1 << p[2]), p[3], p[6]);
+	int32_t sb = qp_rt_requant(b * (1 << p[2]), p[4], p[7]);
+
+	return requant_out((int64_t)sa + sb, p[5], p[8], y_zp, p[0], p[1]);
+}
+
+/* QMUL params: act_min act_max mult shift */
+static int check_mul(const qp_rt_tensor *a, const qp_rt_tensor *b,
+		     const qp_rt_tensor *y, const int32_t *p, int np)
+{
+	if (np != 4 || !act_range_ok(p[0], p[1]) || !mult_ok(p[2], p[3]))
+		return QP_E_PARAM;
+	return check_binary(a, b, y);
+}
+
+static int8_t mul_one(int32_t a, int32_t b, const int32_t *p, int32_t y_zp)
+{
+	return requant_out((int64_t)a * b, p[2], p[3], y_zp, p[0], p[1]);
+}
+
+/* ---- QRESHAPE, QREQUANT ------------------------------------------------------ */
+
+static int check_reshape(const qp_rt_tensor *x, const qp_rt_tensor *y, int np)
+{
+	if (np != 0 || !is_int8(x) || !is_int8(y) || numel(x) != numel(y))
+		return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_reshape(const qp_rt_tensor *x, const qp_rt_tensor *y)
+{
+	if (x->data != y->data)
+		memmove(y->data, x->data, (size_t)numel(x));
+}
+
+/* QREQUANT params: act_min act_max mult shift */
+static int check_requant(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			 const int32_t *p, int np)
+{
+	if (np != 4 || !is_int8(x) || !is_int8(y) || !same_dims(x, y) ||
+	    !act_range_ok(p[0], p[1]) || !mult_ok(p[2], p[3]))
+		return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_requant(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			const int32_t *p)
+{
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int64_t i, n = numel(x);
+
+	for (i = 0; i < n; i++)
+		yd[i] = requant_out((int32_t)xd[i] - x->zero_point, p[2], p[3],
+				    y->zero_point, p[0], p[1]);
+}
+
+/* ---- QSOFTMAX over the last axis ----------------------------------------------
+ * params: act_min act_max mult shift table[256].  table[d] = exp(-s_x d) in
+ * Q30 for d = max - x; the probability is formed in Q30 and requantized
+ * with (mult, shift) = 2^-30 / s_y.  All integer, so no libm. */
+enum { SOFTMAX_TABLE = 256, SOFTMAX_FIXED = 4 };
+
+static int check_softmax(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			 const int32_t *p, int np)
+{
+	int i;
+
+	if (np != SOFTMAX_FIXED + SOFTMAX_TABLE || !is_int8(x) || !is_int8(y) ||
+	    x->rank < 1 || !same_dims(x, y) || !act_range_ok(p[0], p[1]) ||
+	    !mult_ok(p[2], p[3]))
+		return QP_E_PARAM;
+	/* table[0] > 0 keeps the row sum positive (the max contributes it). */
+	if (p[SOFTMAX_FIXED] < 1)
+		return QP_E_PARAM;
+	for (i = 0; i < SOFTMAX_TABLE; i++)
+		if (p[SOFTMAX_FIXED + i] < 0 || p[SOFTMAX_FIXED + i] > (1 << 30))
+			return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_softmax(const qp_rt_tensor *x, const qp_rt_tensor *y,
+			const int32_t *p)
+{
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	const int32_t *table = p + SOFTMAX_FIXED;
+	int64_t len = x->dims[x->rank - 1], rows = numel(x) / len, r, i;
+
+	for (r = 0; r < rows; r++) {
+		const int8_t *xr = xd + r * len;
+		int8_t *yr = yd + r * len;
+		int32_t mx = -128;
+		int64_t sum = 0;
+
+		for (i = 0; i < len; i++)
+			if (xr[i] > mx)
+				mx = xr[i];
+		for (i = 0; i < len; i++)
+			sum += table[mx - xr[i]];
+		for (i = 0; i < len; i++) {
+			int64_t prob = div_round((int64_t)table[mx - xr[i]] << 30, sum);
+
+			yr[i] = requant_out(prob, p[2], p[3], y->zero_point, p[0], p[1]);
+		}
+	}
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+/* Operand counts per opcode: inputs (required, max), outputs. */
+static const struct {
+	int in_min, in_max;
+} arity[QP_OP_COUNT] = {
+	[QP_OP_QUANTIZE] = {1, 1}, [QP_OP_DEQUANTIZE] = {1, 1},
+	[QP_OP_QCONV] = {2, 3},    [QP_OP_QGEMM] = {2, 3},
+	[QP_OP_QMAXPOOL] = {1, 1}, [QP_OP_QAVGPOOL] = {1, 1},
+	[QP_OP_QADD] = {2, 2},     [QP_OP_QMUL] = {2, 2},
+	[QP_OP_QRESHAPE] = {1, 1}, [QP_OP_QSOFTMAX] = {1, 1},
+	[QP_OP_QREQUANT] = {1, 1},
+};
+
+int qp_rt_op_check(int opcode, const qp_rt_tensor *const *in, int n_in,
+		   const qp_rt_tensor *const *out, int n_out,
+		   const int32_t *params, int n_params)
+{
+	const qp_rt_tensor *x, *y, *b;
+	int i;
+
+	if (opcode < 1 || opcode >= QP_OP_COUNT)
+		return QP_E_OP;
+	if (n_in < arity[opcode].in_min || n_in > arity[opcode].in_max ||
+	    n_out != 1 || !out || !out[0] || !in || n_params < 0 ||
+	    (n_params > 0 && !params))
+		return QP_E_OP;
+	for (i = 0; i < n_in; i++)
+		if (!in[i] && i < arity[opcode].in_min)
+			return QP_E_OP;
+	x = in[0];
+	y = out[0];
+	b = n_in > 2 ? in[2] : NULL;
+	switch (opcode) {
+	case QP_OP_QUANTIZE:
+		return check_quantize(x, y, params, n_params);
+	case QP_OP_DEQUANTIZE:
+		return check_dequantize(x, y, n_params);
+	case QP_OP_QCONV:
+		return check_conv(x, in[1], b, y, params, n_params);
+	case QP_OP_QGEMM:
+		return check_gemm(x, in[1], b, y, params, n_params);
+	case QP_OP_QMAXPOOL:
+		return check_maxpool(x, y, params, n_params);
+	case QP_OP_QAVGPOOL:
+		return check_avgpool(x, y, params, n_params);
+	case QP_OP_QADD:
+		return check_add(x, in[1], y, params, n_params);
+	case QP_OP_QMUL:
+		return check_mul(x, in[1], y, params, n_params);
+	case QP_OP_QRESHAPE:
+		return check_reshape(x, y, n_params);
+	case QP_OP_QSOFTMAX:
+		return check_softmax(x, y, params, n_params);
+	case QP_OP_QREQUANT:
+		return check_requant(x, y, params, n_params);
+	default:
+		return QP_E_OP;
+	}
+}
+
+void qp_rt_op_run(int opcode, const qp_rt_tensor *const *in, int n_in,
+		  const qp_rt_tensor *const *out, int n_out,
+		  const int32_t *params, int n_params)
+{
+	const qp_rt_tensor *x = in[0], *y = out[0];
+	const qp_rt_tensor *b = n_in > 2 ? in[2] : NULL;
+
+	(void)n_out;
+	(void)n_params;
+	switch (opcode) {
+	case QP_OP_QUANTIZE:
+		run_quantize(x, y, params);
+		break;
+	case QP_OP_DEQUANTIZE:
+		run_dequantize(x, y);
+		break;
+	case QP_OP_QCONV:
+		run_conv(x, in[1], b, y, params);
+		break;
+	case QP_OP_QGEMM:
+		run_gemm(x, in[1], b, y, params);
+		break;
+	case QP_OP_QMAXPOOL:
+		run_maxpool(x, y, params);
+		break;
+	case QP_OP_QAVGPOOL:
+		run_avgpool(x, y, params);
+		break;
+	case QP_OP_QADD:
+		run_binary(x, in[1], y, params, add_one);
+		break;
+	case QP_OP_QMUL:
+		run_binary(x, in[1], y, params, mul_one);
+		break;
+	case QP_OP_QRESHAPE:
+		run_reshape(x, y);
+		break;
+	case QP_OP_QSOFTMAX:
+		run_softmax(x, y, params);
+		break;
+	case QP_OP_QREQUANT:
+		run_requant(x, y, params);
+		break;
+	default:
+		break;
+	}
+}

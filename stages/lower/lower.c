@@ -1,0 +1,788 @@
+/* Lowering: quantized float ops -> integer ops over int8 activations.
+ *
+ * One rule per quantized-IR op (the table at the bottom).  A rule reads the
+ * source node, its tensors' quant parameters and attributes, and adds the
+ * integer node to the new graph with its requantization multipliers
+ * precomputed (docs/ir.md section 6).  Rules never stop the pass: each
+ * failure is one line in the collected error, so a user sees every node
+ * lower cannot handle at once.
+ */
+#include "lower.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lowered.h"
+#include "ops.h"
+
+typedef struct ctx {
+	const qp_graph *src;
+	qp_graph *dst;
+	int *map;             /* src tensor -> dst tensor, or -1 */
+	unsigned char *skip;  /* src nodes absorbed by a fusion */
+	qp_err line;          /* the current rule's failure */
+} ctx;
+
+/* An activation's integer parameters, unsigned ranges already folded into
+ * int8 (q_u8 - 2^(b-1) = q_i8 with zero point zp - 2^(b-1)). */
+typedef struct actq {
+	float scale;
+	int32_t zp, qmin, qmax;
+	int bits;
+} actq;
+
+static int fail(ctx *c, const qp_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(ctx *c, const qp_node *n, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return qp_err_set(&c->line, "%s (node '%s', op '%s')", msg, n->name, n->op);
+}
+
+static const qp_tensor *stensor(const ctx *c, const qp_node *n, int i)
+{
+	return i < n->n_inputs && n->inputs[i] >= 0 ? &c->src->tensors[n->inputs[i]] : NULL;
+}
+
+static int act_params(ctx *c, const qp_node *n, const qp_tensor *t, actq *a)
+{
+	const qp_quant *q = t->quant;
+
+	if (!q)
+		return fail(c, n, "tensor '%s' has no quantization parameters", t->name);
+	if (q->n != 1)
+		return fail(c, n, "activation '%s' is quantized per channel; only per-tensor is supported",
+			    t->name);
+	if (q->bits > 8 || q->bits < 2)
+		return fail(c, n, "activation '%s' has %d bits; only 2..8 are supported",
+			    t->name, q->bits);
+	a->bits = q->bits;
+	a->scale = q->scale[0];
+	a->qmin = -(1 << (q->bits - 1));
+	a->qmax = (1 << (q->bits - 1)) - 1;
+	a->zp = q->is_signed ? q->zero_point[0] : q->zero_point[0] - (1 << (q->bits - 1));
+	return 0;
+}
+
+static int name_taken(const ctx *c, const char *name)
+{
+	return qp_graph_find_tensor(c->src, name) >= 0 ||
+	       qp_graph_find_tensor(c->dst, name) >= 0;
+}
+
+/* A fresh tensor name "base", "base_1", ... unused in both graphs. */
+static char *fresh_name(const ctx *c, const char *base)
+{
+	size_t len = strlen(base) + 24;
+	char *s = malloc(len);
+	int k;
+
+	if (!s)
+		return NULL;
+	snprintf(s, len, "%s", base);
+	for (k = 1; name_taken(c, s); k++)
+		snprintf(s, len, "%s_%d", base, k);
+	return s;
+}
+
+static int is_graph_output(const qp_graph *g, int t)
+{
+	int i;
+
+	for (i = 0; i < g->n_outputs; i++)
+		if (g->outputs[i].tensor == t)
+			return 1;
+	return 0;
+}
+
+static int is_graph_input(const qp_graph *g, int t)
+{
+	int i;
+
+	for (i = 0; i < g->n_inputs; i++)
+		if (g->inputs[i].tensor == t)
+			return 1;
+	return 0;
+}
+
+/* The int8 twin in dst of src activation st, created on first use. */
+static int dst_act(ctx *c, const qp_node *n, int st)
+{
+	const qp_tensor *s = &c->src->tensors[st];
+	qp_quant *q;
+	actq a;
+	char *name;
+	int t;
+
+	if (c->map[st] >= 0)
+		return c->map[st];
+	if (s->data)
+		return fail(c, n, "tensor '%s' is a constant where an activation is expected", s->name);
+	if (act_params(c, n, s, &a))
+		return -1;
+	/* Graph inputs and outputs keep their names for the float tensors at
+	 * the boundary; their int8 twins get "_q". */
+	if (is_graph_input(c->src, st) || is_graph_output(c->src, st)) {
+		size_t len = strlen(s->name) + 3;
+		char *base = malloc(len);
+
+		if (base)
+			snprintf(base, len, "%s_q", s->name);
+		name = base ? fresh_name(c, base) : NULL;
+		free(base);
+	} else {
+		name = strdup(s->name);
+	}
+	if (!name)
+		return fail(c, n, "out of memory");
+	t = qp_graph_add_tensor(c->dst, name, QP_DT_INT8, s->rank, s->dims, &c->line);
+	free(name);
+	if (t < 0)
+		return -1;
+	if (!(q = qp_quant_new(1)))
+		return fail(c, n, "out of memory");
+	q->scheme = a.zp ? QP_Q_ASYMMETRIC : s->quant->scheme;
+	q->bits = a.bits;
+	q->is_signed = 1;
+	q->axis = -1;
+	q->scale[0] = a.scale;
+	q->zero_point[0] = a.zp;
+	c->dst->tensors[t].quant = q;
+	c->map[st] = t;
+	return t;
+}
+
+/* A copy in dst of src constant st (data and quant). */
+static int dst_const(ctx *c, const qp_node *n, int st)
+{
+	const qp_tensor *s = &c->src->tensors[st];
+	int t;
+
+	if (c->map[st] >= 0)
+		return c->map[st];
+	if (!s->data)
+		return fail(c, n, "tensor '%s' must be a constant", s->name);
+	t = qp_graph_add_tensor(c->dst, s->name, s->dtype, s->rank, s->dims, &c->line);
+	if (t < 0 || qp_tensor_alloc_data(&c->dst->tensors[t], &c->line))
+		return -1;
+	memcpy(c->dst->tensors[t].data, s->data, s->nbytes);
+	if (s->quant && !(c->dst->tensors[t].quant = qp_quant_dup(s->quant)))
+		return fail(c, n, "out of memory");
+	c->map[st] = t;
+	return t;
+}
+
+/* Per-channel weight scales; the weights must be symmetric int8. */
+static int weight_scales(ctx *c, const qp_node *n, const qp_tensor *w,
+			 int channels, int axis, double *s)
+{
+	const qp_quant *q = w->quant;
+	int i;
+
+	if (!w->data || w->dtype != QP_DT_INT8 || !q)
+		return fail(c, n, "weights '%s' are not quantized int8 constants", w->name);
+	if (q->n != 1 && (q->n != channels || q->axis != axis))
+		return fail(c, n, "weights '%s' are not quantized per output channel", w->name);
+	for (i = 0; i < q->n; i++)
+		if (q->zero_point[i] != 0)
+			return fail(c, n, "weights '%s' have a non-zero zero point", w->name);
+	for (i = 0; i < channels; i++)
+		s[i] = q->scale[q->n == 1 ? 0 : i];
+	return 0;
+}
+
+static int bias_ok(ctx *c, const qp_node *n, const qp_tensor *b, int64_t channels)
+{
+	if (!b->data || b->dtype != QP_DT_INT32 || qp_tensor_numel(b) != channels)
+		return fail(c, n, "bias '%s' is not an int32 constant of %lld values",
+			    b->name, (long long)channels);
+	return 0;
+}
+
+/* The single Relu reading src tensor t, when t has no other use: its node
+ * index, else -1. */
+static int fusable_relu(const ctx *c, int t)
+{
+	const qp_graph *g = c->src;
+	int i, k, found = -1, uses = 0;
+
+	if (is_graph_output(g, t))
+		return -1;
+	for (i = 0; i < g->n_nodes; i++) {
+		const qp_node *m = &g->nodes[i];
+
+		for (k = 0; k < m->n_inputs; k++) {
+			if (m->inputs[k] != t)
+				continue;
+			uses++;
+			if (!strcmp(m->op, "Relu"))
+				found = i;
+		}
+	}
+	return uses == 1 ? found : -1;
+}
+
+/* The src tensor the lowered op writes: the fused Relu's output when there
+ * is one.  Sets *relu. */
+static int fused_output(ctx *c, const qp_node *n, int *relu)
+{
+	int r = fusable_relu(c, n->outputs[0]);
+
+	*relu = r >= 0;
+	if (r < 0)
+		return n->outputs[0];
+	c->skip[r] = 1;
+	return c->src->nodes[r].outputs[0];
+}
+
+static int add_node(ctx *c, const qp_node *n, const char *op, int n_in,
+		    const int *in, int out)
+{
+	return qp_graph_add_node(c->dst, n->name, op, n_in, in, 1, &out, &c->line);
+}
+
+static int set_mults(ctx *c, int node, const char *mname, const char *sname,
+		     int count, const double *real)
+{
+	int64_t *m = malloc((size_t)count * sizeof *m), *s = malloc((size_t)count * sizeof *s);
+	int i, rc = -1;
+
+	if (!m || !s)
+		goto out;
+	for (i = 0; i < count; i++) {
+		int32_t mm;
+		int sh;
+
+		if (qp_quantize_multiplier(real[i], &mm, &sh)) {
+			qp_err_set(&c->line, "bad requantization scale %g (node '%s')",
+				   real[i], c->dst->nodes[node].name);
+			goto out;
+		}
+		m[i] = mm;
+		s[i] = sh;
+	}
+	if (qp_node_set_ints(&c->dst->nodes[node], mname, count, m) ||
+	    qp_node_set_ints(&c->dst->nodes[node], sname, count, s))
+		qp_err_set(&c->line, "out of memory");
+	else
+		rc = 0;
+out:
+	free(m);
+	free(s);
+	return rc;
+}
+
+static int set_range(ctx *c, int node, const actq *y, int relu)
+{
+	qp_node *d = &c->dst->nodes[node];
+	int32_t lo = relu && y->zp > y->qmin ? y->zp : y->qmin;
+
+	if (qp_node_set_int(d, "act_min", lo) || qp_node_set_int(d, "act_max", y->qmax))
+		return qp_err_set(&c->line, "out of memory");
+	return 0;
+}
+
+/* ints attribute of n, or the default of count copies of dflt. */
+static int get_ints(ctx *c, const qp_node *n, const char *name, int count,
+		    int64_t dflt, int64_t *v)
+{
+	int k, cnt;
+	const int64_t *a = qp_node_attr_ints(n, name, &cnt);
+
+	if (!a) {
+		for (k = 0; k < count; k++)
+			v[k] = dflt;
+		return 0;
+	}
+	if (cnt != count)
+		return fail(c, n, "attribute '%s' has %d values, expected %d", name, cnt, count);
+	memcpy(v, a, (size_t)count * sizeof *v);
+	return 0;
+}
+
+/* ---- rules ------------------------------------------------------------------------- */
+
+static int lower_conv(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0), *w = stensor(c, n, 1), *b = stensor(c, n, 2);
+	int64_t strides[2], pads[4], dil[2], group = qp_node_attr_int(n, "group", 1);
+	actq ax, ay;
+	double *real = NULL;
+	int relu, ys, in[3], out, node, co, i, rc = -1;
+
+	if (!x || !w || x->rank != 4 || w->rank != 4)
+		return fail(c, n, "only 2-d convolutions (rank-4 input and weights) are supported");
+	co = (int)w->dims[0];
+	if (get_ints(c, n, "strides", 2, 1, strides) || get_ints(c, n, "pads", 4, 0, pads) ||
+	    get_ints(c, n, "dilations", 2, 1, dil))
+		return -1;
+	ys = fused_output(c, n, &relu);
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[ys], &ay))
+		return -1;
+	if (!(real = malloc((size_t)co * sizeof *real)))
+		return fail(c, n, "out of memory");
+	if (weight_scales(c, n, w, co, 0, real) || (b && bias_ok(c, n, b, co)))
+		goto out;
+	for (i = 0; i < co; i++)
+		real[i] = (double)ax.scale * real[i] / (double)ay.scale;
+	if ((in[0] = dst_act(c, n, n->inputs[0])) < 0 ||
+	    (in[1] = dst_const(c, n, n->inputs[1])) < 0 ||
+	    (b && (in[2] = dst_const(c, n, n->inputs[2])) < 0) ||
+	    (out = dst_act(c, n, ys)) < 0 ||
+	    (node = add_node(c, n, "QConv", b ? 3 : 2, in, out)) < 0)
+		goto out;
+	if (qp_node_set_ints(&c->dst->nodes[node], "strides", 2, strides) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "pads", 4, pads) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "dilations", 2, dil) ||
+	    qp_node_set_int(&c->dst->nodes[node], "group", group) ||
+	    set_range(c, node, &ay, relu) ||
+	    set_mults(c, node, "multiplier", "shift", co, real))
+		goto out;
+	rc = 0;
+out:
+	free(real);
+	return rc;
+}
+
+/* Gemm (transA 0, beta 1) and MatMul with a constant right operand: QGemm
+ * with the weights stored [N, K]. */
+static int lower_gemm(ctx *c, const qp_node *n)
+{
+	int is_matmul = !strcmp(n->op, "MatMul");
+	const qp_tensor *a = stensor(c, n, 0), *w = stensor(c, n, 1);
+	const qp_tensor *b = is_matmul ? NULL : stensor(c, n, 2);
+	int trans_b = is_matmul ? 0 : (int)qp_node_attr_int(n, "transB", 0);
+	float alpha = is_matmul ? 1.0f : qp_node_attr_float(n, "alpha", 1.0f);
+	actq aa, ay;
+	double *real = NULL;
+	int relu, ys, in[3], out, node, nn, k, i, j, rc = -1;
+	qp_tensor *wt;
+
+	if (!a || !w || a->rank != 2 || w->rank != 2)
+		return fail(c, n, "only rank-2 operands are supported");
+	if (!is_matmul && qp_node_attr_int(n, "transA", 0) != 0)
+		return fail(c, n, "transA is not supported");
+	if (b && qp_node_attr_float(n, "beta", 1.0f) != 1.0f)
+		return fail(c, n, "beta other than 1 is not supported");
+	nn = (int)w->dims[trans_b ? 0 : 1];
+	k = (int)w->dims[trans_b ? 1 : 0];
+	ys = fused_output(c, n, &relu);
+	if (act_params(c, n, a, &aa) || act_params(c, n, &c->src->tensors[ys], &ay))
+		return -1;
+	if (!(real = malloc((size_t)nn * sizeof *real)))
+		return fail(c, n, "out of memory");
+	if (weight_scales(c, n, w, nn, trans_b ? 0 : 1, real) || (b && bias_ok(c, n, b, nn)))
+		goto out;
+	for (i = 0; i < nn; i++)
+		real[i] = (double)alpha * aa.scale * real[i] / (double)ay.scale;
+	if ((in[0] = dst_act(c, n, n->inputs[0])) < 0)
+		goto out;
+	/* Weights as [N, K] so the kernel reads rows; per-channel axis 0. */
+	{
+		int64_t dims[2] = {nn, k};
+		char *name = fresh_name(c, w->name);
+		const int8_t *src = w->data;
+		int8_t *dst;
+
+		in[1] = name ? qp_graph_add_tensor(c->dst, name, QP_DT_INT8, 2, dims, &c->line) : -1;
+		free(name);
+		if (in[1] < 0 || qp_tensor_alloc_data(&c->dst->tensors[in[1]], &c->line))
+			goto out;
+		wt = &c->dst->tensors[in[1]];
+		dst = wt->data;
+		for (i = 0; i < nn; i++)
+			for (j = 0; j < k; j++)
+				dst[(size_t)i * k + j] = trans_b ? src[(size_t)i * k + j] : src[(size_t)j * nn + i];
+		if (!(wt->quant = qp_quant_dup(w->quant)))
+			goto oom;
+		if (wt->quant->n != 1)
+			wt->quant->axis = 0;
+	}
+	if (b) {
+		int64_t dims[1] = {nn};
+		char *name = fresh_name(c, b->name);
+
+		in[2] = name ? qp_graph_add_tensor(c->dst, name, QP_DT_INT32, 1, dims, &c->line) : -1;
+		free(name);
+		if (in[2] < 0 || qp_tensor_alloc_data(&c->dst->tensors[in[2]], &c->line))
+			goto out;
+		memcpy(c->dst->tensors[in[2]].data, b->data, (size_t)nn * 4);
+		if (b->quant) {
+			if (!(c->dst->tensors[in[2]].quant = qp_quant_dup(b->quant)))
+				goto oom;
+			c->dst->tensors[in[2]].quant->axis = b->quant->n == 1 ? -1 : 0;
+		}
+	}
+	if ((out = dst_act(c, n, ys)) < 0 ||
+	    (node = add_node(c, n, "QGemm", b ? 3 : 2, in, out)) < 0 ||
+	    set_range(c, node, &ay, relu) ||
+	    set_mults(c, node, "multiplier", "shift", nn, real))
+		goto out;
+	rc = 0;
+	goto out;
+oom:
+	fail(c, n, "out of memory");
+out:
+	free(real);
+	return rc;
+}
+
+/* Ops whose output shares the input's parameters. */
+static int same_quant(ctx *c, const qp_node *n, const actq *a, const actq *b)
+{
+	if (a->scale != b->scale || a->zp != b->zp)
+		return fail(c, n, "output quantization differs from the input's");
+	return 0;
+}
+
+static int lower_maxpool(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0);
+	int64_t k[2], s[2], p[4], d[2];
+	actq ax, ay;
+	int in, out, node, cnt;
+	const int64_t *ks = qp_node_attr_ints(n, "kernel_shape", &cnt);
+
+	if (!x || x->rank != 4 || !ks || cnt != 2)
+		return fail(c, n, "only 2-d pooling is supported");
+	memcpy(k, ks, sizeof k);
+	if (get_ints(c, n, "strides", 2, 1, s) || get_ints(c, n, "pads", 4, 0, p) ||
+	    get_ints(c, n, "dilations", 2, 1, d) ||
+	    act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
+	    same_quant(c, n, &ax, &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QMaxPool", 1, &in, out)) < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "kernel_shape", 2, k) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "strides", 2, s) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "pads", 4, p) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "dilations", 2, d) ||
+	    qp_node_set_int(&c->dst->nodes[node], "ceil_mode", qp_node_attr_int(n, "ceil_mode", 0)))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
+/* AveragePool and GlobalAveragePool: QAvgPool whose multiplier divides by
+ * the full window (the kernel rescales clipped windows). */
+static int lower_avgpool(ctx *c, const qp_node *n)
+{
+	int global = !strcmp(n->op, "GlobalAveragePool");
+	const qp_tensor *x = stensor(c, n, 0);
+	int64_t k[2], s[2] = {1, 1}, p[4] = {0, 0, 0, 0}, cip = 0, ceil = 0;
+	actq ax, ay;
+	double real;
+	int in, out, node, cnt;
+
+	if (!x || x->rank != 4)
+		return fail(c, n, "only 2-d pooling is supported");
+	if (global) {
+		k[0] = x->dims[2];
+		k[1] = x->dims[3];
+	} else {
+		const int64_t *ks = qp_node_attr_ints(n, "kernel_shape", &cnt);
+		int64_t d[2];
+
+		if (!ks || cnt != 2)
+			return fail(c, n, "only 2-d pooling is supported");
+		memcpy(k, ks, sizeof k);
+		if (get_ints(c, n, "strides", 2, 1, s) || get_ints(c, n, "pads", 4, 0, p) ||
+		    get_ints(c, n, "dilations", 2, 1, d))
+			return -1;
+		if (d[0] != 1 || d[1] != 1)
+			return fail(c, n, "dilated average pooling is not supported");
+		cip = qp_node_attr_int(n, "count_include_pad", 0);
+		ceil = qp_node_attr_int(n, "ceil_mode", 0);
+	}
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
+		return -1;
+	real = (double)ax.scale / ((double)ay.scale * (double)(k[0] * k[1]));
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QAvgPool", 1, &in, out)) < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "kernel_shape", 2, k) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "strides", 2, s) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "pads", 4, p) ||
+	    qp_node_set_int(&c->dst->nodes[node], "count_include_pad", cip) ||
+	    qp_node_set_int(&c->dst->nodes[node], "ceil_mode", ceil) ||
+	    set_range(c, node, &ay, 0) || set_mults(c, node, "multiplier", "shift", 1, &real))
+		return -1;
+	return 0;
+}
+
+/* An int8 operand of Add/Mul: an activation or a per-tensor int8 constant. */
+static int binary_operand(ctx *c, const qp_node *n, int i, actq *a)
+{
+	const qp_tensor *t = stensor(c, n, i);
+
+	if (!t)
+		return fail(c, n, "missing input %d", i);
+	if (t->data && (t->dtype != QP_DT_INT8 || !t->quant))
+		return fail(c, n, "constant '%s' is not quantized to int8", t->name);
+	if (act_params(c, n, t, a))
+		return -1;
+	return t->data ? dst_const(c, n, n->inputs[i]) : dst_act(c, n, n->inputs[i]);
+}
+
+static int lower_add_mul(ctx *c, const qp_node *n)
+{
+	int is_add = !strcmp(n->op, "Add");
+	actq aa, ab, ay;
+	int relu, ys, in[2], out, node;
+
+	if ((in[0] = binary_operand(c, n, 0, &aa)) < 0 || (in[1] = binary_operand(c, n, 1, &ab)) < 0)
+		return -1;
+	ys = fused_output(c, n, &relu);
+	if (act_params(c, n, &c->src->tensors[ys], &ay) || (out = dst_act(c, n, ys)) < 0 ||
+	    (node = add_node(c, n, is_add ? "QAdd" : "QMul", 2, in, out)) < 0 ||
+	    set_range(c, node, &ay, relu))
+		return -1;
+	if (is_add) {
+		/* TFLite's scheme: both inputs to a common scale of 2^-20 of twice
+		 * the larger input scale, add, requantize to the output. */
+		double twice_max = 2.0 * (aa.scale > ab.scale ? aa.scale : ab.scale);
+		double real[3] = {aa.scale / twice_max, ab.scale / twice_max,
+				  twice_max / ((double)(1 << 20) * ay.scale)};
+
+		if (qp_node_set_int(&c->dst->nodes[node], "left_shift", 20) ||
+		    set_mults(c, node, "multiplier", "shift", 3, real))
+			return -1;
+	} else {
+		double real = (double)aa.scale * ab.scale / ay.scale;
+
+		if (set_mults(c, node, "multiplier", "shift", 1, &real))
+			return -1;
+	}
+	return 0;
+}
+
+static int lower_relu(ctx *c, const qp_node *n)
+{
+	actq ax, ay;
+	double real;
+	int in, out, node;
+
+	if (act_params(c, n, stensor(c, n, 0), &ax) ||
+	    act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
+		return -1;
+	real = (double)ax.scale / ay.scale;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QRequant", 1, &in, out)) < 0 ||
+	    set_range(c, node, &ay, 1) || set_mults(c, node, "multiplier", "shift", 1, &real))
+		return -1;
+	return 0;
+}
+
+/* Flatten, Reshape, Identity: a copy with the output's (inferred) shape. */
+static int lower_reshape(ctx *c, const qp_node *n)
+{
+	const qp_tensor *y = &c->src->tensors[n->outputs[0]];
+	actq ax, ay;
+	int in, out, node;
+
+	if (act_params(c, n, stensor(c, n, 0), &ax) || act_params(c, n, y, &ay) ||
+	    same_quant(c, n, &ax, &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QReshape", 1, &in, out)) < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "shape", y->rank, y->dims))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
+static int lower_softmax(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0);
+	int64_t axis = qp_node_attr_int(n, "axis", -1), table[256];
+	actq ax, ay;
+	double real;
+	int in, out, node, d;
+
+	if (!x || x->rank < 1)
+		return fail(c, n, "softmax needs an input of rank >= 1");
+	if (axis < 0)
+		axis += x->rank;
+	if (axis != x->rank - 1)
+		return fail(c, n, "softmax over axis %lld; only the last axis is supported",
+			    (long long)qp_node_attr_int(n, "axis", -1));
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
+		return -1;
+	/* exp(-s_x d) in Q30 for every int8 distance d = max - x. */
+	for (d = 0; d < 256; d++)
+		table[d] = llround(exp(-(double)ax.scale * d) * 1073741824.0);
+	real = 1.0 / (1073741824.0 * ay.scale);
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QSoftmax", 1, &in, out)) < 0 ||
+	    set_range(c, node, &ay, 0) || set_mults(c, node, "multiplier", "shift", 1, &real))
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "exp_table", 256, table))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
+typedef struct rule {
+	const char *op;
+	int (*lower)(ctx *c, const qp_node *n);
+} rule;
+
+static const rule rules[] = {
+	{"Conv", lower_conv},
+	{"Gemm", lower_gemm},
+	{"MatMul", lower_gemm},
+	{"MaxPool", lower_maxpool},
+	{"AveragePool", lower_avgpool},
+	{"GlobalAveragePool", lower_avgpool},
+	{"Add", lower_add_mul},
+	{"Mul", lower_add_mul},
+	{"Relu", lower_relu},
+	{"Flatten", lower_reshape},
+	{"Reshape", lower_reshape},
+	{"Identity", lower_reshape},
+	{"Softmax", lower_softmax},
+	{NULL, NULL},
+};
+
+/* ---- the pass ------------------------------------------------------------------------ */
+
+static int add_boundary(ctx *c, int is_input, int i)
+{
+	const qp_graph *g = c->src;
+	const qp_graph_io *io = is_input ? &g->inputs[i] : &g->outputs[i];
+	const qp_tensor *s = &g->tensors[io->tensor];
+	qp_node fake = {.name = s->name, .op = is_input ? "Quantize" : "Dequantize"};
+	char *node_name;
+	size_t len = strlen(s->name) + 16;
+	int ft, qt, node, in, out;
+	actq a;
+
+	if (s->dtype != QP_DT_FLOAT32)
+		return fail(c, &fake, "graph %s '%s' is %s; float32 expected",
+			    is_input ? "input" : "output", s->name, qp_dtype_name(s->dtype));
+	if ((qt = dst_act(c, &fake, io->tensor)) < 0 || act_params(c, &fake, s, &a))
+		return -1;
+	ft = qp_graph_add_tensor(c->dst, s->name, QP_DT_FLOAT32, s->rank, s->dims, &c->line);
+	if (ft < 0)
+		return -1;
+	if (!(node_name = malloc(len)))
+		return fail(c, &fake, "out of memory");
+	snprintf(node_name, len, "%s_%s", is_input ? "quantize" : "dequantize", s->name);
+	in = is_input ? ft : qt;
+	out = is_input ? qt : ft;
+	node = qp_graph_add_node(c->dst, node_name, fake.op, 1, &in, 1, &out, &c->line);
+	free(node_name);
+	if (node < 0)
+		return -1;
+	if (is_input && set_range(c, node, &a, 0))
+		return -1;
+	return 0;
+}
+
+static int set_io(ctx *c)
+{
+	const qp_graph *g = c->src;
+	qp_graph *d = c->dst;
+	int i;
+
+	d->inputs = calloc((size_t)(g->n_inputs ? g->n_inputs : 1), sizeof *d->inputs);
+	d->outputs = calloc((size_t)(g->n_outputs ? g->n_outputs : 1), sizeof *d->outputs);
+	if (!d->inputs || !d->outputs)
+		return qp_err_set(&c->line, "out of memory");
+	for (i = 0; i < g->n_inputs; i++) {
+		d->inputs[i].tensor = qp_graph_find_tensor(d, g->tensors[g->inputs[i].tensor].name);
+		d->inputs[i].layout = g->inputs[i].layout ? strdup(g->inputs[i].layout) : NULL;
+		d->n_inputs++;
+	}
+	for (i = 0; i < g->n_outputs; i++) {
+		d->outputs[i].tensor = qp_graph_find_tensor(d, g->tensors[g->outputs[i].tensor].name);
+		d->outputs[i].layout = g->outputs[i].layout ? strdup(g->outputs[i].layout) : NULL;
+		d->n_outputs++;
+	}
+	return 0;
+}
+
+int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
+{
+	ctx c;
+	int i, n_fail = 0, rc = -1;
+	qp_plan plan = {0};
+	qp_err collected;
+
+	*out = NULL;
+	collected.msg[0] = '\0';
+	if (qp_lowered_is(src))
+		return qp_err_set(err, "already lowered");
+	for (i = 0; i < src->n_inputs; i++)
+		if (!src->tensors[src->inputs[i].tensor].quant)
+			return qp_err_set(err, "not quantized; run quantize first");
+	memset(&c, 0, sizeof c);
+	c.src = src;
+	c.dst = qp_graph_new();
+	c.map = malloc((size_t)(src->n_tensors ? src->n_tensors : 1) * sizeof *c.map);
+	c.skip = calloc((size_t)(src->n_nodes ? src->n_nodes : 1), 1);
+	if (!c.dst || !c.map || !c.skip) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < src->n_tensors; i++)
+		c.map[i] = -1;
+	if ((src->history && !(c.dst->history = cJSON_Duplicate(src->history, 1))) ||
+	    (src->meta && !(c.dst->meta = cJSON_Duplicate(src->meta, 1)))) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < src->n_inputs; i++)
+		if (add_boundary(&c, 1, i)) {
+			qp_err_append(&collected, "%s", c.line.msg);
+			n_fail++;
+		}
+	for (i = 0; i < src->n_nodes; i++) {
+		const qp_node *n = &src->nodes[i];
+		const rule *r;
+
+		if (c.skip[i])
+			continue;
+		for (r = rules; r->op && strcmp(r->op, n->op); r++)
+			;
+		c.line.msg[0] = '\0';
+		if (!r->op)
+			fail(&c, n, "unsupported op");
+		else if (r->lower(&c, n) == 0)
+			continue;
+		qp_err_append(&collected, "%s", c.line.msg[0] ? c.line.msg : "failed");
+		n_fail++;
+	}
+	if (n_fail) {
+		qp_err_set(err, "%s", collected.msg);
+		goto out;
+	}
+	for (i = 0; i < src->n_outputs; i++)
+		if (add_boundary(&c, 0, i)) {
+			qp_err_set(err, "%s", c.line.msg);
+			goto out;
+		}
+	if (set_io(&c) || qp_graph_infer_shapes(c.dst, &c.line) ||
+	    qp_graph_verify(c.dst, &c.line) || qp_plan_compute(c.dst, &plan, &c.line) ||
+	    qp_plan_store(c.dst, &plan, &c.line)) {
+		qp_err_set(err, "%s", c.line.msg);
+		goto out;
+	}
+	*out = c.dst;
+	c.dst = NULL;
+	rc = 0;
+out:
+	qp_plan_release(&plan);
+	qp_graph_free(c.dst);
+	free(c.map);
+	free(c.skip);
+	return rc;
+}

@@ -1,0 +1,866 @@
+/* ONNX model -> qpipe IR graph (see import.h). */
+#include "import.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* raw_data is little-endian by definition; we copy it as is. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "onnx2ir copies little-endian tensor data directly; big-endian hosts need a byte swap"
+#endif
+
+/* An output name of a removed pass-through node (Identity, Dropout) and the
+ * tensor it stands for. */
+typedef struct alias {
+	char *name;
+	int tensor;
+} alias;
+
+typedef struct importer {
+	qp_graph *g;
+	const Onnx__GraphProto *graph;
+	int opset;
+	char **node_names;    /* unique IR name per ONNX node */
+	alias *aliases;
+	int n_aliases;
+} importer;
+
+static const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* ---- errors and attributes --------------------------------------------- */
+
+int onnx_node_err(const onnx_ctx *c, qp_err *err, const char *fmt, ...)
+{
+	char msg[QP_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return qp_err_set(err, "%s (node '%s', op '%s')", msg, c->name, c->op);
+}
+
+const Onnx__AttributeProto *onnx_attr(const onnx_ctx *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->np->n_attribute; i++)
+		if (strcmp(str_or_empty(c->np->attribute[i]->name), name) == 0)
+			return c->np->attribute[i];
+	return NULL;
+}
+
+static const char *attr_type_name(Onnx__AttributeProto__AttributeType t)
+{
+	switch (t) {
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: return "float";
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: return "int";
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING: return "string";
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: return "tensor";
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS: return "floats";
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: return "ints";
+	case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS: return "strings";
+	default: return "other";
+	}
+}
+
+Onnx__AttributeProto__AttributeType onnx_attr_type(const Onnx__AttributeProto *a)
+{
+	if (a->has_type && a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED)
+		return a->type;
+	if (a->n_ints)
+		return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+	if (a->n_floats)
+		return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+	if (a->has_i)
+		return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+	if (a->has_f)
+		return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+	if (a->has_s)
+		return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+	if (a->t)
+		return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+	return ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED;
+}
+
+static int want_type(const onnx_ctx *c, const Onnx__AttributeProto *a,
+		     Onnx__AttributeProto__AttributeType want, qp_err *err)
+{
+	Onnx__AttributeProto__AttributeType have = onnx_attr_type(a);
+
+	if (have == want)
+		return 0;
+	return onnx_node_err(c, err, "attribute '%s' must be %s, not %s",
+			     a->name, attr_type_name(want), attr_type_name(have));
+}
+
+int onnx_attr_int(const onnx_ctx *c, const char *name, int64_t dflt,
+		  int64_t *out, qp_err *err)
+{
+	const Onnx__AttributeProto *a = onnx_attr(c, name);
+
+	*out = dflt;
+	if (!a)
+		return 0;
+	if (want_type(c, a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, err))
+		return -1;
+	*out = a->i;
+	return 0;
+}
+
+int onnx_attr_float(const onnx_ctx *c, const char *name, float dflt,
+		    float *out, qp_err *err)
+{
+	const Onnx__AttributeProto *a = onnx_attr(c, name);
+
+	*out = dflt;
+	if (!a)
+		return 0;
+	if (want_type(c, a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, err))
+		return -1;
+	*out = a->f;
+	return 0;
+}
+
+int onnx_attr_ints(const onnx_ctx *c, const char *name, int64_t *out, int max,
+		   int *n, qp_err *err)
+{
+	const Onnx__AttributeProto *a = onnx_attr(c, name);
+
+	*n = 0;
+	if (!a)
+		return 0;
+	if (want_type(c, a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, err))
+		return -1;
+	if (a->n_ints > (size_t)max)
+		return onnx_node_err(c, err, "attribute '%s' has %zu values, at most %d expected",
+				     name, a->n_ints, max);
+	memcpy(out, a->ints, a->n_ints * sizeof *out);
+	*n = (int)a->n_ints;
+	return 0;
+}
+
+int onnx_attr_string(const onnx_ctx *c, const char *name, const char *dflt,
+		     char *buf, size_t bufsize, qp_err *err)
+{
+	const Onnx__AttributeProto *a = onnx_attr(c, name);
+	size_t len;
+
+	if (!a) {
+		snprintf(buf, bufsize, "%s", dflt);
+		return 0;
+	}
+	if (want_type(c, a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, err))
+		return -1;
+	len = a->s.len;
+	if (len >= bufsize || memchr(a->s.data, 0, len))
+		return onnx_node_err(c, err, "attribute '%s' has an unexpected value", name);
+	memcpy(buf, a->s.data, len);
+	buf[len] = 0;
+	return 0;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static int find_alias(const importer *im, const char *name)
+{
+	int i;
+
+	for (i = 0; i < im->n_aliases; i++)
+		if (strcmp(im->aliases[i].name, name) == 0)
+			return im->aliases[i].tensor;
+	return -1;
+}
+
+/* Tensor index for an ONNX value name, -1 when not (yet) known. */
+static int lookup(const importer *im, const char *name)
+{
+	int t = find_alias(im, name);
+
+	return t >= 0 ? t : qp_graph_find_tensor(im->g, name);
+}
+
+int onnx_input(const onnx_ctx *c, int i)
+{
+	const char *name;
+
+	if (i >= (int)c->np->n_input)
+		return -1;
+	name = str_or_empty(c->np->input[i]);
+	if (!name[0])
+		return -1;
+	return lookup(c->priv, name);
+}
+
+static int name_consumed(const Onnx__GraphProto *graph, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < graph->n_node; i++)
+		for (j = 0; j < graph->node[i]->n_input; j++)
+			if (strcmp(str_or_empty(graph->node[i]->input[j]), name) == 0)
+				return 1;
+	for (i = 0; i < graph->n_output; i++)
+		if (strcmp(str_or_empty(graph->output[i]->name), name) == 0)
+			return 1;
+	return 0;
+}
+
+int onnx_output_used(const onnx_ctx *c, int i)
+{
+	const char *name;
+
+	if (i >= (int)c->np->n_output)
+		return 0;
+	name = str_or_empty(c->np->output[i]);
+	return name[0] && name_consumed(c->graph, name);
+}
+
+int onnx_emit_node(onnx_ctx *c, const char *op, qp_err *err)
+{
+	int ins[64];
+	int n_in = (int)c->np->n_input, i, out;
+
+	if (n_in > (int)(sizeof ins / sizeof ins[0]))
+		return onnx_node_err(c, err, "too many inputs (%d)", n_in);
+	for (i = 0; i < n_in; i++)
+		ins[i] = onnx_input(c, i);
+	while (n_in > 0 && ins[n_in - 1] < 0)    /* trailing omitted optionals */
+		n_in--;
+	/* Shape and dtype are placeholders until shape inference runs. */
+	out = qp_graph_add_tensor(c->g, c->np->output[0], QP_DT_FLOAT32, 0, NULL, err);
+	if (out < 0)
+		return qp_err_prefix(err, "output '%s' of node '%s'", c->np->output[0], c->name);
+	c->node = qp_graph_add_node(c->g, c->name, op, n_in, ins, 1, &out, err);
+	return c->node < 0 ? -1 : 0;
+}
+
+int onnx_alias_output(onnx_ctx *c, int t, qp_err *err)
+{
+	importer *im = c->priv;
+	alias *grown;
+	char *name;
+
+	if (lookup(im, c->np->output[0]) >= 0)
+		return onnx_node_err(c, err, "output '%s' is produced twice", c->np->output[0]);
+	grown = realloc(im->aliases, (size_t)(im->n_aliases + 1) * sizeof *grown);
+	if (!grown)
+		return qp_err_set(err, "out of memory");
+	im->aliases = grown;
+	name = strdup(c->np->output[0]);
+	if (!name)
+		return qp_err_set(err, "out of memory");
+	im->aliases[im->n_aliases++] = (alias){name, t};
+	return 0;
+}
+
+/* ---- tensors -------------------------------------------------------------- */
+
+static const char *onnx_dtype_name(int32_t dt)
+{
+	static const char *const names[] = {
+		"undefined", "float", "uint8", "int8", "uint16", "int16", "int32",
+		"int64", "string", "bool", "float16", "double", "uint32", "uint64",
+		"complex64", "complex128", "bfloat16",
+	};
+
+	if (dt >= 0 && dt < (int32_t)(sizeof names / sizeof names[0]))
+		return names[dt];
+	return "unknown";
+}
+
+static int map_dtype(int32_t onnx_dt, qp_dtype *dt)
+{
+	switch (onnx_dt) {
+	case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: *dt = QP_DT_FLOAT32; return 0;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: *dt = QP_DT_UINT8; return 0;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: *dt = QP_DT_INT8; return 0;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: *dt = QP_DT_INT16; return 0;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: *dt = QP_DT_INT32; return 0;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: *dt = QP_DT_INT64; return 0;
+	case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: *dt = QP_DT_BOOL; return 0;
+	default: return -1;
+	}
+}
+
+#define SUPPORTED_DTYPES "float, int64, int32, int16, int8, uint8, bool"
+
+/* Stores integer v into element i of a tensor of dtype dt, range checked. */
+static int store_int(void *data, qp_dtype dt, int64_t i, int64_t v)
+{
+	switch (dt) {
+	case QP_DT_INT8:
+		if (v < -128 || v > 127)
+			return -1;
+		((int8_t *)data)[i] = (int8_t)v;
+		return 0;
+	case QP_DT_UINT8:
+		if (v < 0 || v > 255)
+			return -1;
+		((uint8_t *)data)[i] = (uint8_t)v;
+		return 0;
+	case QP_DT_INT16:
+		if (v < -32768 || v > 32767)
+			return -1;
+		((int16_t *)data)[i] = (int16_t)v;
+		return 0;
+	case QP_DT_INT32:
+		((int32_t *)data)[i] = (int32_t)v;
+		return 0;
+	case QP_DT_BOOL:
+		((uint8_t *)data)[i] = v != 0;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Fills t's (allocated) data from the TensorProto's raw or typed fields. */
+static int fill_data(qp_tensor *t, const Onnx__TensorProto *tp, int64_t numel,
+		     qp_err *err)
+{
+	size_t esize = qp_dtype_size(t->dtype);
+	int64_t i;
+
+	if (tp->has_raw_data && (tp->raw_data.len > 0 || numel == 0)) {
+		if ((uint64_t)numel > SIZE_MAX / esize || tp->raw_data.len != (size_t)numel * esize)
+			return qp_err_set(err, "tensor '%s' has %zu bytes of raw data, expected %lld (%lld elements of %s)",
+					  t->name, tp->raw_data.len,
+					  (long long)numel * (long long)esize, (long long)numel,
+					  qp_dtype_name(t->dtype));
+		if (numel > 0)
+			memcpy(t->data, tp->raw_data.data, tp->raw_data.len);
+		if (t->dtype == QP_DT_BOOL)
+			for (i = 0; i < numel; i++)
+				((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
+		return 0;
+	}
+	switch (t->dtype) {
+	case QP_DT_FLOAT32:
+		if (tp->n_float_data != (size_t)numel)
+			break;
+		for (i = 0; i < numel; i++)
+			((float *)t->data)[i] = tp->float_data[i];
+		return 0;
+	case QP_DT_INT64:
+		if (tp->n_int64_data != (size_t)numel)
+			break;
+		for (i = 0; i < numel; i++)
+			((int64_t *)t->data)[i] = tp->int64_data[i];
+		return 0;
+	default:
+		/* int32, int16, int8, uint8 and bool all travel in int32_data. */
+		if (tp->n_int32_data != (size_t)numel)
+			break;
+		for (i = 0; i < numel; i++)
+			if (store_int(t->data, t->dtype, i, tp->int32_data[i]))
+				return qp_err_set(err, "tensor '%s' value %d does not fit %s",
+						  t->name, (int)tp->int32_data[i],
+						  qp_dtype_name(t->dtype));
+		return 0;
+	}
+	return qp_err_set(err, "tensor '%s' has no data for its %lld elements",
+			  t->name, (long long)numel);
+}
+
+int onnx_add_constant(qp_graph *g, const char *name,
+		      const Onnx__TensorProto *tp, int *index, qp_err *err)
+{
+	int64_t dims[QP_MAX_RANK], numel;
+	qp_dtype dt;
+	qp_tensor *t;
+	size_t i;
+	int ti;
+
+	if (tp->has_data_location &&
+	    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+		return qp_err_set(err, "tensor '%s' keeps its data in an external file; external data is not supported yet",
+				  name);
+	if (tp->segment)
+		return qp_err_set(err, "tensor '%s' is segmented; segmented tensors are not supported", name);
+	if (!tp->has_data_type || map_dtype(tp->data_type, &dt))
+		return qp_err_set(err, "tensor '%s' has dtype %s; supported: " SUPPORTED_DTYPES,
+				  name, onnx_dtype_name(tp->has_data_type ? tp->data_type : 0));
+	if (tp->n_dims > QP_MAX_RANK)
+		return qp_err_set(err, "tensor '%s' has rank %zu; at most %d is supported",
+				  name, tp->n_dims, QP_MAX_RANK);
+	for (i = 0; i < tp->n_dims; i++) {
+		if (tp->dims[i] < 0)
+			return qp_err_set(err, "tensor '%s' has a negative dimension %lld",
+					  name, (long long)tp->dims[i]);
+		dims[i] = tp->dims[i];
+	}
+	ti = qp_graph_add_tensor(g, name, dt, (int)tp->n_dims, dims, err);
+	if (ti < 0)
+		return qp_err_prefix(err, "tensor '%s'", name);
+	t = &g->tensors[ti];
+	numel = qp_tensor_numel(t);
+	if (numel < 0)
+		return qp_err_set(err, "tensor '%s' is too large", name);
+	if (qp_tensor_alloc_data(t, err))
+		return qp_err_prefix(err, "tensor '%s'", name);
+	if (fill_data(t, tp, numel, err))
+		return -1;
+	*index = ti;
+	return 0;
+}
+
+/* ---- graph inputs and outputs ------------------------------------------- */
+
+static int is_initializer(const Onnx__GraphProto *graph, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < graph->n_initializer; i++)
+		if (strcmp(str_or_empty(graph->initializer[i]->name), name) == 0)
+			return 1;
+	return 0;
+}
+
+static int add_io(qp_graph_io **arr, int *n, int tensor, const char *layout,
+		  qp_err *err)
+{
+	qp_graph_io *grown = realloc(*arr, (size_t)(*n + 1) * sizeof *grown);
+
+	if (!grown)
+		return qp_err_set(err, "out of memory");
+	*arr = grown;
+	grown[*n].tensor = tensor;
+	grown[*n].layout = NULL;
+	if (layout && !(grown[*n].layout = strdup(layout)))
+		return qp_err_set(err, "out of memory");
+	(*n)++;
+	return 0;
+}
+
+static int add_graph_input(importer *im, const Onnx__ValueInfoProto *vi,
+			   onnx_import_info *info, qp_err *err)
+{
+	const char *name = str_or_empty(vi->name);
+	const Onnx__TypeProto__Tensor *tt;
+	int64_t dims[QP_MAX_RANK];
+	qp_dtype dt;
+	size_t i;
+	int t;
+
+	if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+		return qp_err_set(err, "graph input '%s' is not a tensor", name);
+	tt = vi->type->tensor_type;
+	if (!tt->has_elem_type || map_dtype(tt->elem_type, &dt))
+		return qp_err_set(err, "graph input '%s' has dtype %s; supported: " SUPPORTED_DTYPES,
+				  name, onnx_dtype_name(tt->has_elem_type ? tt->elem_type : 0));
+	if (!tt->shape)
+		return qp_err_set(err, "graph input '%s' has no shape; onnx2ir needs the input shape",
+				  name);
+	if (tt->shape->n_dim > QP_MAX_RANK)
+		return qp_err_set(err, "graph input '%s' has rank %zu; at most %d is supported",
+				  name, tt->shape->n_dim, QP_MAX_RANK);
+	for (i = 0; i < tt->shape->n_dim; i++) {
+		const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+		int known = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+		const char *param = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
+			? str_or_empty(d->dim_param) : "";
+
+		if (known && d->dim_value < 0)
+			return qp_err_set(err, "graph input '%s' has a negative dimension %lld",
+					  name, (long long)d->dim_value);
+		if (known) {
+			dims[i] = d->dim_value;
+		} else if (i == 0) {
+			/* A dynamic batch: the IR has static shapes, and the
+			 * tools feed one sample at a time. */
+			dims[i] = 1;
+			qp_err_append(&info->warnings,
+				      "input '%s': dynamic batch dimension%s%s%s set to 1",
+				      name, param[0] ? " '" : "", param, param[0] ? "'" : "");
+		} else {
+			return qp_err_set(err, "graph input '%s' dimension %zu%s%s%s is unknown; only the batch dimension (0) may be dynamic",
+					  name, i, param[0] ? " ('" : "", param, param[0] ? "')" : "");
+		}
+	}
+	t = qp_graph_add_tensor(im->g, name, dt, (int)tt->shape->n_dim, dims, err);
+	if (t < 0)
+		return qp_err_prefix(err, "graph input '%s'", name);
+	return add_io(&im->g->inputs, &im->g->n_inputs, t,
+		      tt->shape->n_dim == 4 ? "NCHW" : NULL, err);
+}
+
+static int add_graph_outputs(importer *im, qp_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < im->graph->n_output; i++) {
+		const char *name = str_or_empty(im->graph->output[i]->name);
+		int t = lookup(im, name);
+
+		if (t < 0)
+			return qp_err_set(err, "graph output '%s' is not produced by any node", name);
+		if (qp_graph_producer(im->g, t) < 0)
+			return qp_err_set(err, "graph output '%s' is a graph input or a constant; onnx2ir needs it computed by a node",
+					  name);
+		if (add_io(&im->g->outputs, &im->g->n_outputs, t, NULL, err))
+			return -1;
+	}
+	if (im->g->n_outputs == 0)
+		return qp_err_set(err, "the graph has no outputs");
+	return 0;
+}
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+static int is_default_domain(const char *domain)
+{
+	return !domain || !domain[0] || strcmp(domain, "ai.onnx") == 0;
+}
+
+static int name_taken(char **names, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (names[i] && strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* ONNX node names may be empty or repeated; the IR needs unique ones.  A
+ * node keeps its own name when it is the first to use it, else gets
+ * "<op>_<index>" (with a suffix in the unlikely case that is taken too). */
+static int make_node_names(importer *im, qp_err *err)
+{
+	size_t n = im->graph->n_node, i;
+
+	im->node_names = calloc(n ? n : 1, sizeof *im->node_names);
+	if (!im->node_names)
+		return qp_err_set(err, "out of memory");
+	for (i = 0; i < n; i++) {
+		const char *name = str_or_empty(im->graph->node[i]->name);
+
+		if (name[0] && strlen(name) <= 1024 && !name_taken(im->node_names, n, name) &&
+		    !(im->node_names[i] = strdup(name)))
+			return qp_err_set(err, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		const char *op = str_or_empty(im->graph->node[i]->op_type);
+		char buf[160];
+		int k;
+
+		if (im->node_names[i])
+			continue;
+		snprintf(buf, sizeof buf, "%.100s_%zu", op[0] ? op : "node", i);
+		for (k = 1; name_taken(im->node_names, n, buf); k++)
+			snprintf(buf, sizeof buf, "%.100s_%zu_%d", op[0] ? op : "node", i, k);
+		if (!(im->node_names[i] = strdup(buf)))
+			return qp_err_set(err, "out of memory");
+	}
+	return 0;
+}
+
+static int op_supported(const Onnx__NodeProto *np)
+{
+	return is_default_domain(np->domain) && onnx_op_find(str_or_empty(np->op_type));
+}
+
+/* PyTorch computes Reshape shapes with Shape -> Gather -> Concat; when an
+ * unsupported op feeds a Reshape's shape, say what the real obstacle is. */
+static void note_computed_reshapes(const importer *im, qp_err *list)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < im->graph->n_node; i++) {
+		const Onnx__NodeProto *np = im->graph->node[i];
+
+		if (!is_default_domain(np->domain) || strcmp(str_or_empty(np->op_type), "Reshape") ||
+		    np->n_input < 2)
+			continue;
+		for (j = 0; j < im->graph->n_node; j++) {
+			const Onnx__NodeProto *p = im->graph->node[j];
+
+			for (k = 0; k < p->n_output; k++)
+				if (strcmp(str_or_empty(p->output[k]), str_or_empty(np->input[1])) == 0 &&
+				    !op_supported(p))
+					qp_err_append(list, "reshape shape is not a constant (node '%s', op 'Reshape'); constant folding is not supported yet",
+						      im->node_names[i]);
+		}
+	}
+}
+
+/* Collect, then fail: one line per unsupported op type, with its first node
+ * and how many nodes use it, so the user sees the whole job at once. */
+static int check_supported(importer *im, qp_err *err)
+{
+	size_t n = im->graph->n_node, i, j;
+	qp_err list = {{0}};
+	int bad = 0;
+
+	for (i = 0; i < n; i++) {
+		const Onnx__NodeProto *np = im->graph->node[i];
+		int count = 0;
+
+		if (op_supported(np))
+			continue;
+		for (j = 0; j < i; j++)    /* reported with an earlier node? */
+			if (strcmp(str_or_empty(im->graph->node[j]->op_type), str_or_empty(np->op_type)) == 0 &&
+			    strcmp(str_or_empty(im->graph->node[j]->domain), str_or_empty(np->domain)) == 0)
+				break;
+		if (j < i)
+			continue;
+		for (j = i; j < n; j++)
+			if (strcmp(str_or_empty(im->graph->node[j]->op_type), str_or_empty(np->op_type)) == 0 &&
+			    strcmp(str_or_empty(im->graph->node[j]->domain), str_or_empty(np->domain)) == 0)
+				count++;
+		bad++;
+		if (is_default_domain(np->domain))
+			qp_err_append(&list, "unsupported op '%s'", str_or_empty(np->op_type));
+		else
+			qp_err_append(&list, "unsupported op '%s' of domain '%s'",
+				      str_or_empty(np->op_type), np->domain);
+		/* qp_err_append starts a new line; finish this one in place. */
+		{
+			size_t len = strlen(list.msg);
+
+			if (count == 1)
+				snprintf(list.msg + len, sizeof list.msg - len, " (node '%s')",
+					 im->node_names[i]);
+			else
+				snprintf(list.msg + len, sizeof list.msg - len,
+					 " (first node '%s', %d nodes)", im->node_names[i], count);
+		}
+	}
+	if (bad)
+		note_computed_reshapes(im, &list);
+	return bad ? qp_err_set(err, "%s", list.msg) : 0;
+}
+
+static int check_attrs(const onnx_ctx *c, const onnx_op *row, qp_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < c->np->n_attribute; i++) {
+		const char *name = str_or_empty(c->np->attribute[i]->name);
+		size_t len = strlen(name);
+		const char *p = row->attrs;
+
+		while (len && (p = strstr(p, name)) != NULL) {
+			if ((p == row->attrs || p[-1] == ' ') && (p[len] == ' ' || !p[len]))
+				break;
+			p += len;
+		}
+		if (!len || !p)
+			return onnx_node_err(c, err, "unsupported attribute '%s'", name);
+	}
+	return 0;
+}
+
+static int import_node(importer *im, size_t index, qp_err *err)
+{
+	const Onnx__NodeProto *np = im->graph->node[index];
+	onnx_ctx c = {
+		.g = im->g, .graph = im->graph, .np = np,
+		.name = im->node_names[index], .op = str_or_empty(np->op_type),
+		.opset = im->opset, .node = -1, .priv = im,
+	};
+	const onnx_op *row = onnx_op_find(c.op);
+	int i;
+
+	if (!row)
+		qp_bug("op '%s' passed check_supported", c.op);
+	if ((int)np->n_input < row->min_inputs || (int)np->n_input > row->max_inputs)
+		return onnx_node_err(&c, err, "has %zu inputs, expected %d to %d",
+				     np->n_input, row->min_inputs, row->max_inputs);
+	if (np->n_output < 1 || !str_or_empty(np->output[0])[0])
+		return onnx_node_err(&c, err, "has no output");
+	if ((int)np->n_output > (row->max_outputs > 1 ? row->max_outputs : 1))
+		return onnx_node_err(&c, err, "has %zu outputs, at most %d expected",
+				     np->n_output, row->max_outputs);
+	/* The IR keeps the inference form: extra outputs (MaxPool indices,
+	 * Dropout mask, BatchNormalization running statistics) must be
+	 * unused. */
+	for (i = 1; i < (int)np->n_output; i++)
+		if (onnx_output_used(&c, i))
+			return onnx_node_err(&c, err, "output %d ('%s') is used; only the first output is supported",
+					     i, np->output[i]);
+	if (check_attrs(&c, row, err) || row->import(&c, err))
+		return -1;
+	if (c.node >= 0) {
+		const qp_op_def *def = qp_op_find(im->g->nodes[c.node].op);
+
+		if (!def || !def->infer)
+			return onnx_node_err(&c, err, "no shape inference for IR op '%s'",
+					     im->g->nodes[c.node].op);
+		if (def->infer(im->g, c.node, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* True when every input of the node has a tensor by now. */
+static int inputs_ready(const importer *im, const Onnx__NodeProto *np,
+			const char **missing)
+{
+	size_t i;
+
+	for (i = 0; i < np->n_input; i++) {
+		const char *name = str_or_empty(np->input[i]);
+
+		if (name[0] && lookup(im, name) < 0) {
+			*missing = name;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int produced_by_some_node(const Onnx__GraphProto *graph, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < graph->n_node; i++)
+		for (j = 0; j < graph->node[i]->n_output; j++)
+			if (strcmp(str_or_empty(graph->node[i]->output[j]), name) == 0)
+				return 1;
+	return 0;
+}
+
+/* ONNX requires nodes in topological order, but some writers do not keep
+ * it; importing whatever is ready, pass after pass, takes one pass for a
+ * sorted graph and still accepts an unsorted one. */
+static int import_nodes(importer *im, qp_err *err)
+{
+	size_t n = im->graph->n_node, remaining = n, i;
+	unsigned char *done = calloc(n ? n : 1, 1);
+	int rc = -1;
+
+	if (!done)
+		return qp_err_set(err, "out of memory");
+	while (remaining > 0) {
+		size_t before = remaining;
+		const char *missing = NULL;
+
+		for (i = 0; i < n; i++) {
+			if (done[i] || !inputs_ready(im, im->graph->node[i], &missing))
+				continue;
+			if (import_node(im, i, err))
+				goto out;
+			done[i] = 1;
+			remaining--;
+		}
+		if (remaining == before) {
+			for (i = 0; i < n && (done[i] || inputs_ready(im, im->graph->node[i], &missing)); i++)
+				;
+			if (i == n)
+				qp_bug("no progress but every node ready");
+			if (produced_by_some_node(im->graph, missing))
+				qp_err_set(err, "the graph has a cycle through '%s' (node '%s', op '%s')",
+					   missing, im->node_names[i], str_or_empty(im->graph->node[i]->op_type));
+			else
+				qp_err_set(err, "input '%s' is not produced by any node, initializer or graph input (node '%s', op '%s')",
+					   missing, im->node_names[i], str_or_empty(im->graph->node[i]->op_type));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(done);
+	return rc;
+}
+
+/* ---- model ---------------------------------------------------------------- */
+
+static int check_opset(const Onnx__ModelProto *m, int *opset, qp_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_opset_import; i++) {
+		const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+
+		if (!is_default_domain(o->domain))
+			continue;   /* only nodes that use another domain matter */
+		if (!o->has_version || o->version < ONNX_OPSET_MIN || o->version > ONNX_OPSET_MAX)
+			return qp_err_set(err, "opset %lld is not supported (supported: %d to %d)%s",
+					  (long long)o->version, ONNX_OPSET_MIN, ONNX_OPSET_MAX,
+					  o->version < ONNX_OPSET_MIN
+					  ? "; convert the model with onnx.version_converter" : "");
+		*opset = (int)o->version;
+		return 0;
+	}
+	return qp_err_set(err, "the model declares no opset for the default ONNX domain");
+}
+
+static int build(importer *im, onnx_import_info *info, qp_err *err)
+{
+	const Onnx__GraphProto *graph = im->graph;
+	size_t i;
+	int t;
+
+	if (make_node_names(im, err) || check_supported(im, err))
+		return -1;
+	for (i = 0; i < graph->n_input; i++)
+		if (!is_initializer(graph, str_or_empty(graph->input[i]->name)) &&
+		    add_graph_input(im, graph->input[i], info, err))
+			return -1;
+	for (i = 0; i < graph->n_initializer; i++)
+		if (onnx_add_constant(im->g, str_or_empty(graph->initializer[i]->name),
+				      graph->initializer[i], &t, err))
+			return -1;
+	if (graph->n_sparse_initializer)
+		return qp_err_set(err, "sparse initializers are not supported");
+	if (im->g->n_inputs == 0)
+		return qp_err_set(err, "the graph has no inputs (every input is an initializer)");
+	if (import_nodes(im, err) || add_graph_outputs(im, err))
+		return -1;
+	qp_graph_drop_unused_tensors(im->g);   /* e.g. unused initializers */
+	if (qp_graph_infer_shapes(im->g, err) || qp_graph_toposort(im->g, err))
+		return -1;
+	return 0;
+}
+
+int onnx_import(const void *buf, size_t len, qp_graph **out,
+		onnx_import_info *info, qp_err *err)
+{
+	Onnx__ModelProto *model;
+	importer im = {0};
+	int rc = -1, i;
+
+	*out = NULL;
+	memset(info, 0, sizeof *info);
+	model = onnx__model_proto__unpack(NULL, len, buf);
+	if (!model)
+		return qp_err_set(err, "not a valid ONNX model (protobuf parse failed)");
+	if (!model->graph) {
+		qp_err_set(err, "not a valid ONNX model (no graph)");
+		goto out;
+	}
+	if (check_opset(model, &im.opset, err))
+		goto out;
+	info->opset = im.opset;
+	im.graph = model->graph;
+	im.g = qp_graph_new();
+	if (!im.g) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	if (build(&im, info, err))
+		goto out;
+	*out = im.g;
+	im.g = NULL;
+	rc = 0;
+out:
+	if (im.node_names)
+		for (i = 0; i < (int)model->graph->n_node; i++)
+			free(im.node_names[i]);
+	free(im.node_names);
+	for (i = 0; i < im.n_aliases; i++)
+		free(im.aliases[i].name);
+	free(im.aliases);
+	qp_graph_free(im.g);
+	onnx__model_proto__free_unpacked(model, NULL);
+	return rc;
+}

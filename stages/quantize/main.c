@@ -1,0 +1,71 @@
+/* quantize: calibrated float IR + target description -> quantized IR. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ir.h"
+#include "quantize.h"
+#include "tpc.h"
+
+enum { OPT_TPC = 't', OPT_OUT = 'o', OPT_QUIET = 'q' };
+
+static const qp_cli_opt opts[] = {
+	{OPT_TPC, "tpc", 't', "TPC.json", "target description (required), e.g. tpc/int8.json"},
+	{OPT_OUT, "output", 'o', "PATH", "write the quantized IR here (default: standard output)"},
+	{OPT_QUIET, "quiet", 'q', NULL, "print no summary"},
+	{0, NULL, 0, NULL, NULL},
+};
+
+static const qp_cli cli = {
+	.prog = "quantize",
+	.synopsis = "--tpc TPC.json [options] [INPUT.ir] [-o OUTPUT.ir]",
+	.summary = "Quantizes a calibrated float IR for the target a TPC describes:\n"
+		   "folds BatchNormalization into Conv, int8 weights per output channel,\n"
+		   "int32 biases, and per-tensor parameters for every activation.",
+	.opts = opts,
+	.epilog = "INPUT.ir must carry statistics from calibrate; '-' or no INPUT reads\n"
+		  "standard input.  See docs/man/quantize.md and docs/tpc.md.\n",
+};
+
+int main(int argc, char **argv)
+{
+	const char *tpc_path = NULL, *out = NULL, *in = NULL, *arg;
+	int quiet = 0, c, first;
+	qp_graph *g = NULL;
+	qp_tpc *tpc = NULL;
+	quantize_report rep;
+	qp_err err = {{0}};
+
+	qp_cli_init(&cli);
+	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
+		switch (c) {
+		case OPT_TPC: tpc_path = arg; break;
+		case OPT_OUT: out = arg; break;
+		case OPT_QUIET: quiet = 1; break;
+		}
+	}
+	if (argc - first > 1)
+		qp_usage_error("expected at most one input file, got %d", argc - first);
+	if (argc - first == 1)
+		in = argv[first];
+	if (!tpc_path)
+		qp_usage_error("--tpc is required");
+
+	if (qp_tpc_read(tpc_path, &tpc, &err))
+		qp_die_err(tpc_path, &err);
+	if (qp_ir_read(in, &g, &err))
+		qp_die_err(in ? in : "-", &err);
+	if (quantize_graph(g, tpc, &rep, &err))
+		qp_die_err(in ? in : "-", &err);
+	if (qp_graph_add_history(g, "quantize", argc, argv))
+		qp_die(in ? in : "-", "out of memory");
+	if (qp_ir_write(g, out, &err))
+		qp_die_err(out ? out : "-", &err);
+	if (!quiet && isatty(STDERR_FILENO))
+		qp_warn("target '%s': folded %d BatchNormalization, quantized %d weights, %d biases, %d activations",
+			tpc->name, rep.bn_folded, rep.weights, rep.biases,
+			rep.activations);
+	qp_graph_free(g);
+	qp_tpc_free(tpc);
+	return QP_EXIT_OK;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bats
+# lower: quantized IR -> lowered integer IR (docs/man/lower.md).
+load test_helper.bash
+
+OPS="$FIXTURES/lower"
+
+quantized() {
+	onnx2ir "$OPS/ops.onnx" -o f.ir &&
+	calibrate -q --data "$OPS/ops.x.npy" f.ir -o f.cal.ir &&
+	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir
+}
+
+@test "lower --help describes the tool" {
+	run lower --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Usage: lower"* ]]
+}
+
+@test "lower turns every float op into an integer op with Quantize/Dequantize at the boundary" {
+	quantized
+	run lower q.ir -o low.ir
+	[ "$status" -eq 0 ]
+	run irdump low.ir
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"quantize_x: Quantize(x) -> x_q"* ]]
+	[[ "$output" == *"dequantize_probs: Dequantize(probs_q) -> probs"* ]]
+	# Relu after Conv and after Add is fused into them (no QRequant left).
+	[[ "$output" != *"Relu("* ]]
+	[[ "$output" != *"QRequant"* ]]
+	[[ "$output" == *"QConv"* && "$output" == *"QSoftmax"* && "$output" == *"QAdd"* ]]
+	run irdump --json low.ir
+	[[ "$output" == *'"arena_size"'* ]]
+}
+
+@test "lower is deterministic and works in a pipe" {
+	quantized
+	lower q.ir > a.ir
+	lower q.ir > b.ir
+	cmp a.ir b.ir
+	# The binary carries no history, so a pipe gives the same bytes.
+	emit a.ir -o a.bin
+	run bash -c "lower < q.ir | emit > b.bin"
+	[ "$status" -eq 0 ]
+	cmp a.bin b.bin
+}
+
+@test "lower refuses an IR without quantization" {
+	onnx2ir "$OPS/ops.onnx" -o f.ir
+	run -1 --separate-stderr lower f.ir -o out.ir
+	[ "$stderr" = "lower: f.ir: not quantized; run quantize first" ]
+	[ ! -e out.ir ]
+}
+
+@test "lower refuses an IR it already lowered" {
+	quantized
+	lower q.ir -o low.ir
+	run -1 --separate-stderr lower low.ir -o again.ir
+	[ "$stderr" = "lower: low.ir: already lowered" ]
+	[ ! -e again.ir ]
+}
+
+@test "lower refuses a file that is not an IR" {
+	echo hello > junk.ir
+	run -1 --separate-stderr lower junk.ir -o out.ir
+	[[ "$stderr" == "lower: junk.ir: "* ]]
+	[ ! -e out.ir ]
+}
+
+@test "lower with an unexpected argument is a usage error" {
+	run -2 lower a.ir b.ir
+}
+
+@test "lower lists every node it cannot lower, one line each, and writes nothing" {
+	onnx2ir "$OPS/axis0.onnx" -o f.ir
+	calibrate -q --data "$OPS/axis0.x.npy" f.ir -o f.cal.ir
+	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir
+	run -1 --separate-stderr lower q.ir -o out.ir
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[ "${stderr_lines[0]}" = "lower: q.ir: softmax over axis 0; only the last axis is supported (node '/Softmax', op 'Softmax')" ]
+	[ "${stderr_lines[1]}" = "lower: q.ir: softmax over axis 0; only the last axis is supported (node '/Softmax_1', op 'Softmax')" ]
+	[ ! -e out.ir ]
+}

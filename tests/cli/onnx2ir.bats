@@ -1,0 +1,234 @@
+#!/usr/bin/env bats
+# onnx2ir: ONNX model -> IR.  The models in tests/fixtures/onnx are made by
+# tests/fixtures/gen/make_onnx_fixtures.py (PyTorch exports at opsets 13 and
+# 17, and onnx.helper graphs); NAME.y.npy are PyTorch's outputs for the
+# seeded NAME.x.npy, computed without qpipe.  Numbers are checked by running
+# the imported IR with irrun; the comparison itself uses numpy.
+
+load test_helper
+
+ONNX="$FIXTURES/onnx"
+
+need_numpy() {
+	"$PY" -c 'import numpy' 2>/dev/null || skip "needs /usr/bin/python3 with numpy"
+}
+
+need_irrun() {
+	command -v irrun >/dev/null || skip "irrun is not built"
+}
+
+# close ACTUAL.npy EXPECTED.npy: same shape, max |a - b| <= 1e-4.
+close() {
+	"$PY" -c 'import sys, numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+if a.shape != b.shape:
+    sys.exit("shape %s, expected %s" % (a.shape, b.shape))
+err = float(np.abs(a.astype(np.float64) - b).max()) if a.size else 0.0
+print("max abs error %g" % err)
+sys.exit(0 if err <= 1e-4 else 1)' "$1" "$2"
+}
+
+# Only the named files may exist in the scratch dir (nothing left behind).
+only_files() {
+	[ "$(ls -A | sort)" = "$(printf '%s\n' "$@" | sed '/^$/d' | sort)" ]
+}
+
+# runs_like NAME: import NAME.onnx, run it on NAME.x.npy, compare with NAME.y.npy
+runs_like() {
+	need_numpy
+	need_irrun
+	run -0 bash -c "onnx2ir -q '$ONNX/$1.onnx' | irrun -q --input '$ONNX/$1.x.npy' -o y.npy"
+	run -0 close y.npy "$ONNX/$1.y.npy"
+}
+
+# ---- usage ---------------------------------------------------------------------
+
+@test "--help lists every option and exits 0" {
+	run -0 onnx2ir --help
+	assert_output --partial "Usage: onnx2ir [options] [MODEL.onnx] [-o OUTPUT.ir]"
+	for opt in --output --quiet --help --version; do
+		assert_output --partial -- "$opt"
+	done
+}
+
+@test "man page documents every option --help shows" {
+	page="$QPIPE_TOP/docs/man/onnx2ir.md"
+	[ -f "$page" ]
+	for opt in $(onnx2ir --help | grep -o -- '--[a-z]*' | sort -u); do
+		grep -q -- "$opt" "$page" || { echo "missing $opt"; return 1; }
+	done
+}
+
+@test "--version names the tool and the IR format" {
+	run -0 onnx2ir --version
+	assert_output --regexp '^onnx2ir \(qpipe\) [0-9.]+, IR format [0-9]+\.[0-9]+$'
+}
+
+@test "bad usage exits 2 with the synopsis" {
+	run -2 --separate-stderr onnx2ir --no-such-option "$ONNX/cnn13.onnx" -o out.ir
+	[ "${stderr_lines[0]}" = "onnx2ir: unknown option '--no-such-option'" ]
+	[ "${stderr_lines[1]}" = "usage: onnx2ir [options] [MODEL.onnx] [-o OUTPUT.ir]" ]
+	run -2 --separate-stderr onnx2ir "$ONNX/cnn13.onnx" "$ONNX/cnn17.onnx" -o out.ir
+	[[ "${stderr_lines[0]}" == "onnx2ir: more than one model given"* ]]
+	run -2 --separate-stderr onnx2ir "$ONNX/cnn13.onnx" -o
+	[ "${stderr_lines[0]}" = "onnx2ir: option '-o' needs an argument" ]
+	only_files
+}
+
+# ---- importing and running -----------------------------------------------------
+
+@test "torch export, opset 13 (Conv, BatchNormalization, pools, constant Reshape, Gemm, Softmax) matches torch" {
+	runs_like cnn13
+}
+
+@test "torch export, opset 17 (Flatten, dynamic batch) matches torch" {
+	runs_like cnn17
+}
+
+@test "torch export, opset 17 (Transpose, MatMul, Mul, Add, GlobalAveragePool) matches torch" {
+	runs_like matmul17
+}
+
+@test "auto_pad SAME_UPPER / SAME_LOWER on Conv, MaxPool, AveragePool matches torch" {
+	runs_like autopad_same
+}
+
+@test "auto_pad VALID with dilations, opset 18, matches torch" {
+	runs_like autopad_valid
+}
+
+@test "Constant nodes, Identity, Dropout, typed tensor fields, Gemm attributes match torch" {
+	runs_like constants
+}
+
+@test "auto_pad becomes explicit pads (SAME_UPPER: odd unit at the end)" {
+	command -v jq >/dev/null || skip "needs jq"
+	onnx2ir "$ONNX/autopad_same.onnx" -o m.ir
+	# 8 wide, kernel 3, stride 2: output 4, total padding 3*2+3-8 = 1
+	run -0 bash -c "irdump --json m.ir | jq -c '[.graph.nodes[] | {(.name): .attrs.pads.ints}] | add'"
+	assert_output '{"conv_upper":[0,0,1,1],"conv_lower":[1,1,0,0],"add":null,"pool_max":[0,0,1,1],"pool_avg":[1,1,0,0]}'
+	run -0 bash -c "irdump --json m.ir | jq -c '[.graph.nodes[].attrs.auto_pad] | unique'"
+	assert_output '[null]'
+}
+
+@test "pass-through ops vanish, duplicate and empty node names become unique" {
+	onnx2ir -q "$ONNX/constants.onnx" -o m.ir
+	run -0 irdump m.ir
+	assert_output --partial "nodes: 7 (Add 1, Flatten 1, Gemm 1, Mul 1, Reshape 1, Softmax 1, Transpose 1)"
+	# the first node called 'dup' is a Constant (now a tensor); the Add
+	# that repeats the name gets op type + index
+	assert_output --partial "Add_3: Add(x, c1) -> a"
+	assert_output --partial "reshape: Reshape(f, shape:0) -> r/1"
+	# a graph input that is also an initializer is a constant, and the
+	# unused initializer is dropped
+	assert_output --partial "inputs: 1"
+	refute_output --partial "unused"
+}
+
+@test "a dynamic batch dimension becomes 1 with a warning; -q silences it" {
+	run -0 --separate-stderr onnx2ir "$ONNX/cnn17.onnx" -o m.ir
+	[ "$stderr" = "onnx2ir: $ONNX/cnn17.onnx: input 'x': dynamic batch dimension 'N' set to 1" ]
+	run -0 irdump m.ir
+	assert_output --partial "x: float32 [1, 1, 8, 8]"
+	run -0 --separate-stderr onnx2ir -q "$ONNX/cnn17.onnx" -o m.ir
+	[ -z "$stderr" ]
+}
+
+@test "deterministic; stdin in and stdout out give the same graph as paths" {
+	mkdir one two
+	(cd one && onnx2ir "$ONNX/cnn13.onnx" -o m.ir)
+	(cd two && onnx2ir "$ONNX/cnn13.onnx" -o m.ir)
+	cmp one/m.ir two/m.ir
+	onnx2ir "$ONNX/cnn13.onnx" -o a.ir
+	onnx2ir "$ONNX/cnn13.onnx" -o b.ir
+	onnx2ir < "$ONNX/cnn13.onnx" > c.ir
+	onnx2ir - < "$ONNX/cnn13.onnx" > d.ir
+	cmp c.ir <(onnx2ir < "$ONNX/cnn13.onnx")
+	run -0 irdump d.ir
+	assert_output --partial "nodes: 10 (AveragePool 1, BatchNormalization 1, Conv 2, Gemm 1, MaxPool 1, Relu 2, Reshape 1, Softmax 1)"
+	command -v jq >/dev/null || skip "needs jq to compare headers without the history"
+	# only the history (argv) may differ
+	for f in b c d; do
+		cmp <(irdump --json a.ir | jq -S 'del(.history)') <(irdump --json $f.ir | jq -S 'del(.history)')
+		cmp <(irdump --tensor fc.weight a.ir) <(irdump --tensor fc.weight $f.ir)
+	done
+}
+
+@test "history records the command line as typed" {
+	onnx2ir -o m.ir -q "$ONNX/cnn13.onnx"
+	run -0 irdump m.ir
+	assert_output --partial "onnx2ir 0.1.0: onnx2ir -o m.ir -q $ONNX/cnn13.onnx"
+}
+
+# ---- refused models: one clear message, exit 1, nothing written --------------------
+
+@test "every unsupported op is listed, one line each, exit 1, no output file" {
+	run -1 --separate-stderr onnx2ir "$ONNX/unsupported.onnx" -o out.ir
+	[ "${#stderr_lines[@]}" -eq 3 ]
+	[ "${stderr_lines[0]}" = "onnx2ir: $ONNX/unsupported.onnx: unsupported op 'Sin' (node 'sin_1')" ]
+	[ "${stderr_lines[1]}" = "onnx2ir: $ONNX/unsupported.onnx: unsupported op 'NonZero' (first node 'nz_2', 2 nodes)" ]
+	[ "${stderr_lines[2]}" = "onnx2ir: $ONNX/unsupported.onnx: unsupported op 'Erf' (node 'Erf_4')" ]
+	[ -z "$output" ]
+	[ ! -e out.ir ]
+	only_files
+}
+
+@test "ops of other domains are unsupported ops" {
+	run -1 --separate-stderr onnx2ir "$ONNX/custom_domain.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/custom_domain.onnx: unsupported op 'Relu' of domain 'com.example' (node 'custom')" ]
+	only_files
+}
+
+@test "opsets below 13 and above 20 are refused" {
+	run -1 --separate-stderr onnx2ir "$ONNX/opset12.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/opset12.onnx: opset 12 is not supported (supported: 13 to 20); convert the model with onnx.version_converter" ]
+	run -1 --separate-stderr onnx2ir "$ONNX/opset21.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/opset21.onnx: opset 21 is not supported (supported: 13 to 20)" ]
+	only_files
+}
+
+@test "a Reshape shape computed at run time is refused" {
+	run -1 --separate-stderr onnx2ir "$ONNX/reshape_input.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/reshape_input.onnx: reshape shape is not a constant (node 'rs', op 'Reshape'); constant folding is not supported yet" ]
+	# torch's x.view(x.size(0), -1) with a dynamic batch: Shape -> Gather -> Concat
+	run -1 --separate-stderr onnx2ir "$ONNX/reshape_computed.onnx" -o out.ir
+	[ "${stderr_lines[0]}" = "onnx2ir: $ONNX/reshape_computed.onnx: unsupported op 'Shape' (node '/Shape')" ]
+	[ "${stderr_lines[-1]}" = "onnx2ir: $ONNX/reshape_computed.onnx: reshape shape is not a constant (node '/Reshape', op 'Reshape'); constant folding is not supported yet" ]
+	only_files
+}
+
+@test "external data, float16 tensors and unknown spatial dims are refused" {
+	run -1 --separate-stderr onnx2ir "$ONNX/external.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/external.onnx: tensor 'w' keeps its data in an external file; external data is not supported yet" ]
+	run -1 --separate-stderr onnx2ir "$ONNX/float16.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/float16.onnx: tensor 'w16' has dtype float16; supported: float, int64, int32, int16, int8, uint8, bool" ]
+	run -1 --separate-stderr onnx2ir "$ONNX/dynamic_hw.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/dynamic_hw.onnx: graph input 'x' dimension 2 ('height') is unknown; only the batch dimension (0) may be dynamic" ]
+	only_files
+}
+
+@test "garbage, empty and truncated files are refused" {
+	printf 'this is not an onnx model\n' > garbage.onnx
+	run -1 --separate-stderr onnx2ir garbage.onnx -o out.ir
+	[ "$stderr" = "onnx2ir: garbage.onnx: not a valid ONNX model (protobuf parse failed)" ]
+	: > empty.onnx
+	run -1 --separate-stderr onnx2ir empty.onnx -o out.ir
+	[ "$stderr" = "onnx2ir: empty.onnx: not a valid ONNX model (no graph)" ]
+	head -c 1000 "$ONNX/cnn13.onnx" > cut.onnx
+	run -1 --separate-stderr onnx2ir cut.onnx -o out.ir
+	[ "$stderr" = "onnx2ir: cut.onnx: not a valid ONNX model (protobuf parse failed)" ]
+	only_files garbage.onnx empty.onnx cut.onnx
+}
+
+@test "a missing model file names the file and the OS error" {
+	run -1 --separate-stderr onnx2ir no-such.onnx -o out.ir
+	[ "$stderr" = "onnx2ir: no-such.onnx: No such file or directory" ] ||
+		[[ "$stderr" == "onnx2ir: no-such.onnx: "*"No such file or directory" ]]
+	only_files
+}
+
+@test "an unwritable output directory fails with exit 1" {
+	run -1 --separate-stderr onnx2ir "$ONNX/cnn13.onnx" -o no-such-dir/out.ir
+	[[ "$stderr" == "onnx2ir: no-such-dir/out.ir: "* ]]
+	only_files
+}

@@ -1,0 +1,179 @@
+#include "idx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+
+/* zlib's message without the "<fd:3>: " it puts before it (the caller
+ * names the file already). */
+static const char *gz_message(gzFile gz, int *zerr)
+{
+	const char *msg = gzerror(gz, zerr);
+	const char *sep = strstr(msg, ">: ");
+
+	return strncmp(msg, "<fd:", 4) == 0 && sep ? sep + 3 : msg;
+}
+
+/* Reads up to len bytes; returns the count read or -1 on a zlib error
+ * (a corrupt or truncated gzip stream), with the message in err. */
+static int64_t read_bytes(idx_file *f, void *dst, int64_t len, qp_err *err)
+{
+	int64_t done = 0;
+
+	while (done < len) {
+		int64_t want = len - done;
+		int got, zerr;
+
+		if (want > INT_MAX / 2)
+			want = INT_MAX / 2;
+		got = gzread(f->gz, (unsigned char *)dst + done, (unsigned)want);
+		if (got < 0) {
+			const char *msg = gz_message(f->gz, &zerr);
+
+			if (zerr == Z_ERRNO)
+				return qp_err_errno(err, "read error");
+			return qp_err_set(err, "corrupt gzip data (%s)", msg);
+		}
+		if (got == 0)
+			break;
+		done += got;
+	}
+	if (done < len) {
+		int zerr;
+		const char *msg = gz_message(f->gz, &zerr);
+
+		/* A gzip stream cut short reports "unexpected end of file". */
+		if (zerr != Z_OK && zerr != Z_STREAM_END)
+			return qp_err_set(err, "corrupt or truncated gzip data (%s)", msg);
+	}
+	return done;
+}
+
+int idx_open(idx_file *f, const char *path, qp_err *err)
+{
+	unsigned char head[4], raw[4 * IDX_MAX_RANK];
+	int64_t got, bytes = 1;
+	int fd, i;
+
+	memset(f, 0, sizeof *f);
+	fd = qp_is_stdio(path) ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return qp_err_errno(err, "cannot open");
+	/* gzdopen reads plain files transparently, so "x.idx" and "x.idx.gz"
+	 * take the same path. */
+	f->gz = gzdopen(fd, "rb");
+	if (!f->gz) {
+		close(fd);
+		return qp_err_set(err, "out of memory opening the file");
+	}
+	got = read_bytes(f, head, 4, err);
+	if (got < 0)
+		return -1;
+	if (got < 4)
+		return qp_err_set(err, "truncated: the file ends after %lld of the 4 magic bytes",
+				  (long long)got);
+	if (head[0] != 0 || head[1] != 0)
+		return qp_err_set(err, "not an IDX file: magic 0x%02x%02x%02x%02x "
+				  "(want 0x00000803 for images or 0x00000801 for labels)",
+				  head[0], head[1], head[2], head[3]);
+	if (head[2] != 0x08)
+		return qp_err_set(err, "unsupported IDX element type 0x%02x "
+				  "(only 0x08, unsigned byte, is supported)", head[2]);
+	if (head[3] != 1 && head[3] != 3)
+		return qp_err_set(err, "unsupported IDX rank %d "
+				  "(want 3 for images or 1 for labels)", head[3]);
+	f->rank = head[3];
+	got = read_bytes(f, raw, 4 * f->rank, err);
+	if (got < 0)
+		return -1;
+	if (got < 4 * f->rank)
+		return qp_err_set(err, "truncated: the header ends after %lld of its %d dimension bytes",
+				  (long long)got, 4 * f->rank);
+	for (i = 0; i < f->rank; i++) {
+		f->dims[i] = (uint32_t)raw[4 * i] << 24 | (uint32_t)raw[4 * i + 1] << 16 |
+			     (uint32_t)raw[4 * i + 2] << 8 | raw[4 * i + 3];
+		if (i > 0 && f->dims[i] == 0)
+			return qp_err_set(err, "image dimension %d is 0", i);
+		if (i > 0)
+			bytes *= f->dims[i];
+	}
+	/* H*W < 2^64 always; the whole set must also fit in int64. */
+	if (bytes > 0 && f->dims[0] > INT64_MAX / bytes)
+		return qp_err_set(err, "dimensions too large");
+	f->items = f->dims[0];
+	f->item_bytes = bytes;
+	return 0;
+}
+
+/* "10000x28x28" for messages. */
+static const char *dims_text(const idx_file *f, char *buf, size_t size)
+{
+	if (f->rank == 3)
+		snprintf(buf, size, "%ux%ux%u", f->dims[0], f->dims[1], f->dims[2]);
+	else
+		snprintf(buf, size, "%u", f->dims[0]);
+	return buf;
+}
+
+static int short_data(const idx_file *f, int64_t items_before, int64_t got, qp_err *err)
+{
+	char dims[64];
+
+	return qp_err_set(err, "truncated: %lld data bytes where dimensions %s need %lld",
+			  (long long)(items_before * f->item_bytes + got),
+			  dims_text(f, dims, sizeof dims),
+			  (long long)(f->items * f->item_bytes));
+}
+
+int idx_read_items(idx_file *f, int64_t n, uint8_t *dst, qp_err *err)
+{
+	int64_t got;
+
+	if (n < 0 || n > f->items - f->items_read)
+		qp_bug("idx_read_items past the end (%lld items)", (long long)n);
+	got = read_bytes(f, dst, n * f->item_bytes, err);
+	if (got < 0)
+		return -1;
+	if (got < n * f->item_bytes)
+		return short_data(f, f->items_read, got, err);
+	f->items_read += n;
+	return 0;
+}
+
+int idx_finish(idx_file *f, qp_err *err)
+{
+	unsigned char scratch[65536];
+	char dims[64];
+	int64_t left = (f->items - f->items_read) * f->item_bytes, got;
+
+	while (left > 0) {
+		int64_t want = left < (int64_t)sizeof scratch ? left : (int64_t)sizeof scratch;
+
+		got = read_bytes(f, scratch, want, err);
+		if (got < 0)
+			return -1;
+		if (got < want)
+			return short_data(f, 0, f->items * f->item_bytes - left + got, err);
+		left -= got;
+	}
+	f->items_read = f->items;
+	got = read_bytes(f, scratch, 1, err);
+	if (got < 0)
+		return -1;
+	if (got > 0)
+		return qp_err_set(err, "trailing data after the %lld bytes that dimensions %s describe",
+				  (long long)(f->items * f->item_bytes),
+				  dims_text(f, dims, sizeof dims));
+	return 0;
+}
+
+void idx_close(idx_file *f)
+{
+	if (f->gz)
+		gzclose(f->gz);
+	f->gz = NULL;
+}

@@ -1,0 +1,43 @@
+/* Streaming reader for IDX files (the MNIST / Fashion-MNIST format),
+ * plain or gzip-compressed.
+ *
+ * Layout (big-endian): two zero bytes, an element-type byte (only 0x08,
+ * unsigned byte, is accepted: that is what MNIST uses), a rank byte, then
+ * rank u32 dimensions, then the elements.  Rank 3 is a set of images
+ * (N,H,W), rank 1 a set of labels (N).
+ *
+ * Like the rest of qpipe's library code, these functions print nothing:
+ * they return 0 or -1 and fill a qp_err.
+ */
+#ifndef IDX2NPY_IDX_H
+#define IDX2NPY_IDX_H
+
+#include <stdint.h>
+#include <zlib.h>
+
+#include "err.h"
+
+#define IDX_MAX_RANK 3
+
+typedef struct idx_file {
+	gzFile gz;
+	int rank;                      /* 1 (labels) or 3 (images) */
+	uint32_t dims[IDX_MAX_RANK];   /* dims[0] = number of items */
+	int64_t items;                 /* dims[0] */
+	int64_t item_bytes;            /* product of dims[1..] (1 for labels) */
+	int64_t items_read;
+} idx_file;
+
+/* Opens path ("-" = stdin; gzip is detected from the data, not the name)
+ * and validates the header: magic, element type, rank, dimensions, and no
+ * overflow in the data size. */
+int idx_open(idx_file *f, const char *path, qp_err *err);
+/* Reads the next n items (n * item_bytes bytes) into dst.  A short file or
+ * a damaged gzip stream is an error. */
+int idx_read_items(idx_file *f, int64_t n, uint8_t *dst, qp_err *err);
+/* Reads and discards the items not read yet, then checks that the file
+ * ends exactly there: the data length must match the dimensions. */
+int idx_finish(idx_file *f, qp_err *err);
+void idx_close(idx_file *f);
+
+#endif

@@ -1,0 +1,257 @@
+/* irrun: run any stage's IR (float, fake-quantized or lowered) over a .npy
+ * data set, batch by batch, and write the outputs or the top-1 accuracy. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "interp.h"
+#include "io.h"
+#include "ir.h"
+#include "npy.h"
+
+enum { OPT_INPUT = 'i', OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_QUIET = 'q',
+       OPT_EVAL = 256, OPT_FLOAT };
+
+#define MAX_FILES 16
+
+static const qp_cli_opt options[] = {
+	{OPT_INPUT, "input", 'i', "X.npy", "input data, samples along dim 0; once per model input ('-' = stdin)"},
+	{OPT_OUTPUT, "output", 'o', "Y.npy", "write the outputs here, once per model output (default: stdout)"},
+	{OPT_EVAL, "eval", 0, "LABELS.npy", "compare output 0's argmax with integer labels (N,); print top-1"},
+	{OPT_FLOAT, "float", 0, NULL, "ignore activation quantization parameters (no fake quantization)"},
+	{OPT_FORCE, "force", 'f', NULL, "write binary output to a terminal"},
+	{OPT_QUIET, "quiet", 'q', NULL, "print nothing but errors (irrun prints no progress)"},
+	{0, NULL, 0, NULL, NULL},
+};
+
+static const qp_cli cli = {
+	.prog = "irrun",
+	.synopsis = "[options] [MODEL.ir] --input X.npy [-o Y.npy] [--eval LABELS.npy]",
+	.summary = "Runs a qpipe IR of any stage (float, quantized, lowered) over the samples\n"
+		   "of a .npy file and writes the outputs, stacked along dim 0, as float32 .npy.",
+	.opts = options,
+	.epilog = "Dim 0 of each model input and output is the batch; data is read in batches\n"
+		  "of the model's batch size. A model input with layout NHWC takes data as\n"
+		  "(N,H,W,C). A quantized IR is fake-quantized, a lowered IR runs in integers.\n"
+		  "MODEL '-' or absent reads standard input. See docs/man/irrun.md.\n",
+};
+
+typedef struct run_args {
+	const char *model;
+	const char *inputs[MAX_FILES];
+	int n_inputs;
+	const char *outputs[MAX_FILES];
+	int n_outputs;
+	const char *eval;
+	int force, no_fake_quant, quiet;
+} run_args;
+
+static void parse_args(int argc, char **argv, run_args *a)
+{
+	const char *arg;
+	int c, first;
+
+	memset(a, 0, sizeof *a);
+	qp_cli_init(&cli);
+	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
+		switch (c) {
+		case OPT_INPUT:
+			if (a->n_inputs == MAX_FILES)
+				qp_usage_error("too many --input files");
+			a->inputs[a->n_inputs++] = arg;
+			break;
+		case OPT_OUTPUT:
+			if (a->n_outputs == MAX_FILES)
+				qp_usage_error("too many -o files");
+			a->outputs[a->n_outputs++] = arg;
+			break;
+		case OPT_EVAL: a->eval = arg; break;
+		case OPT_FLOAT: a->no_fake_quant = 1; break;
+		case OPT_FORCE: a->force = 1; break;
+		case OPT_QUIET: a->quiet = 1; break;
+		}
+	}
+	if (argc - first > 1)
+		qp_usage_error("one model expected, got %d", argc - first);
+	a->model = argc - first == 1 ? argv[first] : "-";
+	if (a->n_inputs == 0)
+		qp_usage_error("no --input given");
+	for (int i = 0; i < a->n_inputs; i++)
+		if (qp_is_stdio(a->model) && qp_is_stdio(a->inputs[i]))
+			qp_usage_error("the model and an input cannot both come from standard input");
+	if (a->eval)
+		for (int i = 0; i < a->n_outputs; i++)
+			if (qp_is_stdio(a->outputs[i]))
+				qp_usage_error("--eval prints to standard output; give -o a file");
+}
+
+/* Fake quantization applies to a quantized, not yet lowered IR: one whose
+ * activations carry quant. */
+static int wants_fake_quant(const qp_graph *g)
+{
+	if (g->meta && cJSON_GetObjectItemCaseSensitive(g->meta, "lowered"))
+		return 0;
+	for (int t = 0; t < g->n_tensors; t++)
+		if (g->tensors[t].quant && !g->tensors[t].data &&
+		    g->tensors[t].dtype == QP_DT_FLOAT32)
+			return 1;
+	return 0;
+}
+
+static int64_t argmax(const float *x, int64_t n)
+{
+	int64_t best = 0;
+
+	for (int64_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+int main(int argc, char **argv)
+{
+	run_args a;
+	qp_graph *g = NULL;
+	qp_err err = {{0}};
+	qp_feed *feed;
+	qp_interp *ip;
+	qp_interp_opts opts = {0};
+	qp_npy labels = {0};
+	qp_out outs[MAX_FILES];
+	const char *out_names[MAX_FILES];
+	int n_outs = 0;
+	float *ybuf[MAX_FILES] = {0};
+	int64_t *lbuf = NULL, batch, samples, correct = 0, take;
+	size_t max_out = 1;
+	const char *fail_file = NULL;
+
+	parse_args(argc, argv, &a);
+	if (qp_ir_read(a.model, &g, &err))
+		qp_die_err(a.model, &err);
+	if (a.n_outputs && a.n_outputs != g->n_outputs)
+		qp_die(a.model, "the model has %d outputs, -o was given %d times",
+		       g->n_outputs, a.n_outputs);
+	if (!a.eval && !a.n_outputs && g->n_outputs != 1)
+		qp_die(a.model, "the model has %d outputs; give -o once per output",
+		       g->n_outputs);
+	if (a.eval && g->n_outputs < 1)
+		qp_die(a.model, "the model has no output to evaluate");
+
+	feed = qp_feed_open(g, a.n_inputs, a.inputs, &err);
+	if (!feed)
+		qp_die_err(NULL, &err);
+	batch = qp_feed_batch(feed);
+	samples = qp_feed_samples(feed);
+	for (int i = 0; i < g->n_outputs; i++) {
+		const qp_tensor *t = &g->tensors[g->outputs[i].tensor];
+		int64_t numel = qp_tensor_numel(t);
+
+		if (t->rank < 1 || t->dims[0] != batch)
+			qp_die(a.model, "output '%s' has no batch axis of size %lld (dim 0 of the inputs)",
+			       t->name, (long long)batch);
+		if ((size_t)numel > max_out)
+			max_out = (size_t)numel;
+	}
+	if (a.eval) {
+		if (qp_npy_open(&labels, a.eval, &err))
+			qp_die_err(a.eval, &err);
+		if (labels.rank != 1 || labels.rows != samples)
+			qp_die(a.eval, "labels must have shape (%lld,), not rank %d with %lld rows",
+			       (long long)samples, labels.rank, (long long)labels.rows);
+		if (labels.type == QP_NPY_F32 || labels.type == QP_NPY_F64)
+			qp_die(a.eval, "labels must be integers, not floats");
+		lbuf = malloc(sizeof(int64_t) * (size_t)batch);
+		if (!lbuf)
+			qp_die(NULL, "out of memory");
+	}
+
+	opts.fake_quant = !a.no_fake_quant && wants_fake_quant(g);
+	ip = qp_interp_new(g, &opts, &err);
+	if (!ip)
+		qp_die_err(a.model, &err);
+
+	/* Outputs are opened last, so no input error leaves a file behind. */
+	if (a.n_outputs || !a.eval) {
+		n_outs = g->n_outputs;
+		for (int i = 0; i < n_outs; i++) {
+			const qp_graph_io *io = &g->outputs[i];
+			const qp_tensor *t = &g->tensors[io->tensor];
+			int64_t dims[QP_MAX_RANK];
+
+			out_names[i] = a.n_outputs ? a.outputs[i] : "-";
+			dims[0] = samples;
+			qp_layout_user_dims(io->layout, t->rank - 1, t->dims + 1, dims + 1);
+			if (qp_out_open(&outs[i], out_names[i], 1, a.force, &err) ||
+			    qp_npy_write_header(&outs[i], QP_NPY_F32, t->rank, dims, &err)) {
+				for (int j = 0; j <= i; j++)
+					qp_out_abort(&outs[j]);
+				qp_die_err(out_names[i], &err);
+			}
+		}
+	}
+	for (int i = 0; i < g->n_outputs; i++) {
+		ybuf[i] = malloc(sizeof(float) * max_out);
+		if (!ybuf[i])
+			qp_die(NULL, "out of memory");
+	}
+
+	/* Messages from the data side already start with their file. */
+	while ((take = qp_feed_next(feed, ip, &err)) > 0) {
+		if (qp_interp_run(ip, &err)) {
+			fail_file = a.model;
+			goto fail;
+		}
+		for (int i = 0; i < g->n_outputs; i++) {
+			const qp_tensor *t = &g->tensors[g->outputs[i].tensor];
+			int64_t per = qp_tensor_numel(t) / batch;
+
+			if (qp_interp_output_f32(ip, i, ybuf[i], &err)) {
+				fail_file = a.model;
+				goto fail;
+			}
+			if (i < n_outs &&
+			    qp_out_write(&outs[i], ybuf[i], sizeof(float) * (size_t)(take * per), &err)) {
+				qp_err_prefix(&err, "%s", out_names[i]);
+				goto fail;
+			}
+			if (i == 0 && a.eval) {
+				if (qp_npy_read_rows_i64(&labels, take, lbuf, &err)) {
+					qp_err_prefix(&err, "%s", a.eval);
+					goto fail;
+				}
+				for (int64_t s = 0; s < take; s++)
+					correct += argmax(ybuf[0] + s * per, per) == lbuf[s];
+			}
+		}
+	}
+	if (take < 0)
+		goto fail;
+	for (int i = 0; i < n_outs; i++)
+		if (qp_out_commit(&outs[i], &err)) {
+			for (int j = i + 1; j < n_outs; j++)
+				qp_out_abort(&outs[j]);
+			qp_die_err(out_names[i], &err);
+		}
+	if (a.eval) {
+		printf("top-1 %.4f (%lld/%lld)\n",
+		       samples ? (double)correct / (double)samples : 0.0,
+		       (long long)correct, (long long)samples);
+		if (fflush(stdout) || ferror(stdout))
+			qp_die(NULL, "write error on standard output");
+	}
+	for (int i = 0; i < g->n_outputs; i++)
+		free(ybuf[i]);
+	free(lbuf);
+	qp_npy_close(&labels);
+	qp_interp_free(ip);
+	qp_feed_free(feed);
+	qp_graph_free(g);
+	return QP_EXIT_OK;
+fail:
+	for (int i = 0; i < n_outs; i++)
+		qp_out_abort(&outs[i]);
+	qp_die_err(fail_file, &err);
+}
