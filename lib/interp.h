@@ -6,7 +6,9 @@
  * lowered IR    integer ops from lib/ops_int.c, which call the runtime's own
  *               kernels, so irrun and simulate share one arithmetic.
  * Every activation buffer is allocated once when the interpreter is created;
- * running a sample allocates nothing.
+ * running a sample allocates only kernel scratch (Conv's im2col buffer).
+ * Creation also re-runs shape inference and refuses an IR whose stored
+ * shapes disagree with its ops, so kernels can trust their operands.
  */
 #ifndef QP_INTERP_H
 #define QP_INTERP_H

@@ -890,6 +890,83 @@ int qp_node_set_string(qp_node *n, const char *name, const char *v)
 	return 0;
 }
 
+/* ---- JSON helpers (reader and verifier) --------------------------------------- */
+
+/* Rejects keys outside allowed[] (NULL terminated) and repeated keys: cJSON
+ * keeps duplicates and lookups would silently see the first. */
+static int check_keys(const cJSON *obj, const char *const *allowed, const char *where,
+		      qp_err *err)
+{
+	for (const cJSON *c = obj->child; c; c = c->next) {
+		int known = 0;
+
+		for (int i = 0; allowed[i]; i++)
+			known |= strcmp(c->string, allowed[i]) == 0;
+		if (!known)
+			return qp_err_set(err, "%s: unknown key '%s'", where, c->string);
+		for (const cJSON *d = obj->child; d != c; d = d->next)
+			if (strcmp(d->string, c->string) == 0)
+				return qp_err_set(err, "%s: key '%s' appears twice", where, c->string);
+	}
+	return 0;
+}
+
+static const cJSON *key(const cJSON *obj, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, name);
+}
+
+/* A JSON number that is a whole number JSON can carry exactly. */
+static int json_int(const cJSON *v, int64_t *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return -1;
+	d = v->valuedouble;
+	if (!isfinite(d) || d != floor(d) || fabs(d) > IR_MAX_JSON_INT)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+static int json_float(const cJSON *v, float *out)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return -1;
+	*out = (float)v->valuedouble;
+	return 0;
+}
+
+static const char *json_str(const cJSON *v)
+{
+	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+/* History entries are {"tool": s, "version": s, "argv": [s, ...]}: checked
+ * by the verifier too, so no stage can write a file readers refuse. */
+static int check_history(const cJSON *h, qp_err *err)
+{
+	static const char *const keys[] = { "tool", "version", "argv", NULL };
+	int i = 0;
+
+	if (!cJSON_IsArray(h))
+		return qp_err_set(err, "history must be an array");
+	for (const cJSON *e = h->child; e; e = e->next, i++) {
+		const cJSON *argv;
+
+		if (!cJSON_IsObject(e) || check_keys(e, keys, "history", err) ||
+		    !json_str(key(e, "tool")) || !json_str(key(e, "version")) ||
+		    !cJSON_IsArray(argv = key(e, "argv")))
+			return qp_err_set(err, "history[%d] must be {\"tool\": s, \"version\": s, \"argv\": [s, ...]}",
+					  i);
+		for (const cJSON *a = argv->child; a; a = a->next)
+			if (!json_str(a))
+				return qp_err_set(err, "history[%d]: argv must hold strings", i);
+	}
+	return 0;
+}
+
 /* ---- verifier ---------------------------------------------------------------- */
 
 static int verify_quant(const qp_tensor *t, qp_err *err)
@@ -1112,10 +1189,8 @@ int qp_graph_verify(const qp_graph *g, qp_err *err)
 	if (verify_io(g, g->inputs, g->n_inputs, "input", err) ||
 	    verify_io(g, g->outputs, g->n_outputs, "output", err))
 		goto out;
-	if (g->history && !cJSON_IsArray(g->history)) {
-		qp_err_set(err, "history must be a JSON array");
+	if (g->history && check_history(g->history, err))
 		goto out;
-	}
 	if (g->meta && !cJSON_IsObject(g->meta)) {
 		qp_err_set(err, "meta must be a JSON object");
 		goto out;
@@ -1196,7 +1271,11 @@ int qp_graph_add_history(qp_graph *g, const char *tool, int argc, char **argv)
 	    !cJSON_AddStringToObject(entry, "version", QP_VERSION))
 		goto fail;
 	for (int i = 0; i < argc; i++) {
-		cJSON *s = cJSON_CreateString(argv[i] ? argv[i] : "");
+		const char *a = argv[i] ? argv[i] : "";
+		/* argv[0] as the tool's name, not the build's path: the history
+		 * should read the same on every machine. */
+		const char *slash = i == 0 ? strrchr(a, '/') : NULL;
+		cJSON *s = cJSON_CreateString(slash ? slash + 1 : a);
 
 		if (!s)
 			goto fail;
@@ -1218,57 +1297,6 @@ fail:
 }
 
 /* ---- reader: JSON schema ------------------------------------------------------- */
-
-/* Rejects keys outside allowed[] (NULL terminated) and repeated keys: cJSON
- * keeps duplicates and lookups would silently see the first. */
-static int check_keys(const cJSON *obj, const char *const *allowed, const char *where,
-		      qp_err *err)
-{
-	for (const cJSON *c = obj->child; c; c = c->next) {
-		int known = 0;
-
-		for (int i = 0; allowed[i]; i++)
-			known |= strcmp(c->string, allowed[i]) == 0;
-		if (!known)
-			return qp_err_set(err, "%s: unknown key '%s'", where, c->string);
-		for (const cJSON *d = obj->child; d != c; d = d->next)
-			if (strcmp(d->string, c->string) == 0)
-				return qp_err_set(err, "%s: key '%s' appears twice", where, c->string);
-	}
-	return 0;
-}
-
-static const cJSON *key(const cJSON *obj, const char *name)
-{
-	return cJSON_GetObjectItemCaseSensitive(obj, name);
-}
-
-/* A JSON number that is a whole number JSON can carry exactly. */
-static int json_int(const cJSON *v, int64_t *out)
-{
-	double d;
-
-	if (!cJSON_IsNumber(v))
-		return -1;
-	d = v->valuedouble;
-	if (!isfinite(d) || d != floor(d) || fabs(d) > IR_MAX_JSON_INT)
-		return -1;
-	*out = (int64_t)d;
-	return 0;
-}
-
-static int json_float(const cJSON *v, float *out)
-{
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-		return -1;
-	*out = (float)v->valuedouble;
-	return 0;
-}
-
-static const char *json_str(const cJSON *v)
-{
-	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
 
 typedef struct span {
 	uint64_t off, len;
@@ -1666,28 +1694,6 @@ out:
 	return rc;
 }
 
-static int read_history(const cJSON *h, qp_err *err)
-{
-	static const char *const keys[] = { "tool", "version", "argv", NULL };
-	int i = 0;
-
-	if (!cJSON_IsArray(h))
-		return qp_err_set(err, "history must be an array");
-	for (const cJSON *e = h->child; e; e = e->next, i++) {
-		const cJSON *argv;
-
-		if (!cJSON_IsObject(e) || check_keys(e, keys, "history", err) ||
-		    !json_str(key(e, "tool")) || !json_str(key(e, "version")) ||
-		    !cJSON_IsArray(argv = key(e, "argv")))
-			return qp_err_set(err, "history[%d] must be {\"tool\": s, \"version\": s, \"argv\": [s, ...]}",
-					  i);
-		for (const cJSON *a = argv->child; a; a = a->next)
-			if (!json_str(a))
-				return qp_err_set(err, "history[%d]: argv must hold strings", i);
-	}
-	return 0;
-}
-
 static int read_header(reader *r, cJSON *root, qp_err *err)
 {
 	static const char *const root_keys[] = { "format", "history", "graph", "tensors",
@@ -1737,7 +1743,7 @@ static int read_header(reader *r, cJSON *root, qp_err *err)
 		if (read_node(r, n, i, err))
 			return -1;
 	if (key(root, "history")) {
-		if (read_history(key(root, "history"), err))
+		if (check_history(key(root, "history"), err))
 			return -1;
 		r->g->history = cJSON_DetachItemFromObjectCaseSensitive(root, "history");
 	}

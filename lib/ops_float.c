@@ -175,6 +175,9 @@ static int window_init(const qp_node *n, int rank, const int64_t *x_dims,
 	    spatial_ints(n, "dilations", sp, 1, 1, d, err) ||
 	    spatial_ints(n, "pads", 2 * sp, 0, 0, p, err))
 		return -1;
+	if (strcmp(qp_node_attr_string(n, "auto_pad", "NOTSET"), "NOTSET") != 0)
+		return node_err(err, n, "auto_pad '%s' must be resolved into pads by the importer",
+				qp_node_attr_string(n, "auto_pad", "NOTSET"));
 	if (ceil_mode != 0 && ceil_mode != 1)
 		return node_err(err, n, "attribute 'ceil_mode' is %d, expected 0 or 1",
 				ceil_mode);
@@ -279,6 +282,11 @@ static int infer_conv(qp_graph *g, int node, qp_err *err)
 	m = w->dims[0];
 	if (group < 1)
 		return node_err(err, n, "group %lld is not positive", (long long)group);
+	/* BLAS wants leading dimensions >= 1: refuse empty operands here. */
+	if (c < 1 || m < 1 || x->dims[0] < 1)
+		return node_err(err, n, "empty input '%s' %s or weight '%s' %s",
+				x->name, dims_str(x->rank, x->dims, s1, sizeof s1),
+				w->name, dims_str(w->rank, w->dims, s2, sizeof s2));
 	if (c % group != 0 || m % group != 0)
 		return node_err(err, n, "group %lld does not divide the input channels %lld and output channels %lld",
 				(long long)group, (long long)c, (long long)m);
@@ -428,6 +436,10 @@ static int infer_gemm(qp_graph *g, int node, qp_err *err)
 	k = ta ? a->dims[0] : a->dims[1];
 	kb = tb ? b->dims[1] : b->dims[0];
 	nn = tb ? b->dims[0] : b->dims[1];
+	if (m < 1 || k < 1 || nn < 1)
+		return node_err(err, n, "empty operand: A '%s' %s, B '%s' %s",
+				a->name, dims_str(2, a->dims, s1, sizeof s1),
+				b->name, dims_str(2, b->dims, s2, sizeof s2));
 	if (k != kb)
 		return node_err(err, n, "inner dimensions differ: A '%s' %s (transA %lld), B '%s' %s (transB %lld)",
 				a->name, dims_str(2, a->dims, s1, sizeof s1), (long long)ta,
@@ -490,6 +502,10 @@ static int matmul_shape_init(const qp_node *n, int ra, const int64_t *adims,
 	s->m = s->a[s->ra - 2];
 	s->k = s->a[s->ra - 1];
 	s->n = s->b[s->rb - 1];
+	if (s->m < 1 || s->k < 1 || s->n < 1)
+		return node_err(err, n, "empty operand: %s x %s",
+				dims_str(ra, adims, s1, sizeof s1),
+				dims_str(rb, bdims, s2, sizeof s2));
 	if (s->b[s->rb - 2] != s->k)
 		return node_err(err, n, "inner dimensions differ: %s x %s",
 				dims_str(ra, adims, s1, sizeof s1),

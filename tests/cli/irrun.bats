@@ -166,3 +166,39 @@ tiny() {
 	run -0 maxdiff y.npy "$k.output.npy"
 	"$PY" -c "import sys; sys.exit(float('$output') > 1e-5)"
 }
+
+@test "a two-output model writes one file per -o, in output order" {
+	need_numpy
+	onnx2ir "$RUN/two.onnx" -o two.ir
+	run -0 irrun two.ir --input "$RUN/two_x.npy" -o r.npy -o d.npy
+	run -0 maxdiff r.npy "$RUN/two_r.npy"
+	[ "$output" = 0 ]
+	run -0 maxdiff d.npy "$RUN/two_d.npy"
+	[ "$output" = 0 ]
+	run -1 --separate-stderr irrun two.ir --input "$RUN/two_x.npy" -o r2.npy
+	[ "$stderr" = "irrun: two.ir: the model has 2 outputs, -o was given 1 times" ]
+	run -1 --separate-stderr irrun two.ir --input "$RUN/two_x.npy"
+	[ "$stderr" = "irrun: two.ir: the model has 2 outputs; give -o once per output" ]
+	[ ! -e r2.npy ]
+}
+
+@test "binary output to a terminal is refused" {
+	command -v script >/dev/null || skip "needs script(1) for a terminal"
+	tiny
+	run -2 script -qec "irrun tiny.ir --input tiny_x.npy" /dev/null
+	assert_output --partial "irrun: refusing to write binary .npy to a terminal; use -o PATH, a pipe or -f"
+}
+
+@test "lowered IR runs in integers, close to PyTorch" {
+	need_numpy
+	command -v quantize >/dev/null && command -v lower >/dev/null || skip "quantize/lower not built"
+	tiny
+	calibrate tiny.ir --data tiny_x.npy -o tiny.cal.ir
+	quantize --tpc "$QPIPE_TOP/tpc/int8.json" tiny.cal.ir -o tiny.q.ir
+	lower tiny.q.ir -o tiny.low.ir
+	run -0 irrun tiny.low.ir --input tiny_x.npy -o y.npy
+	run -0 maxdiff y.npy "$RUN/tiny_y.npy"
+	echo "lowered vs PyTorch: $output"
+	# int8 softmax output: steps of 1/256; a few steps of error at most
+	"$PY" -c "import sys; sys.exit(not (float('$output') < 0.02))"
+}

@@ -387,6 +387,11 @@ static void test_verify_rejects(void)
 	CHECK(qp_graph_verify(g, &err) == -1);
 	CHECK_HAS(err.msg, "attribute 'alpha' is not finite (node 'conv1', op 'Conv')");
 	g->nodes[0].attrs[1].f = 0.1f;
+	/* History is checked as the reader checks it. */
+	cJSON_AddItemToArray(g->history, cJSON_CreateNumber(3));
+	CHECK(qp_graph_verify(g, &err) == -1);
+	CHECK_HAS(err.msg, "history[1] must be");
+	cJSON_DeleteItemFromArray(g->history, 1);
 	CHECK(qp_graph_verify(g, &err) == 0);
 	qp_graph_free(g);
 }

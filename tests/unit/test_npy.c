@@ -216,6 +216,29 @@ static void test_writer(void)
 	unlink(path);
 }
 
+/* Every truncated prefix of a valid file is an error, never a crash. */
+static void test_every_prefix(void)
+{
+	float data[6] = {1, 2, 3, 4, 5, 6}, got[6];
+	size_t total = 128 + sizeof data;
+	int failures = 0;
+
+	for (size_t cut = 1; cut < total; cut++) {
+		const char *p = make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }",
+					 data, sizeof data, cut);
+		qp_npy r;
+		qp_err err = {{0}};
+
+		if (qp_npy_open(&r, p, &err) == 0) {
+			failures += qp_npy_read_rows_f32(&r, 3, got, &err) == 0;
+			qp_npy_close(&r);
+		}
+		failures += err.msg[0] == 0;
+		unlink(p);
+	}
+	CHECK(failures == 0);
+}
+
 int main(void)
 {
 	TEST(test_v1_float32);
@@ -223,5 +246,6 @@ int main(void)
 	TEST(test_conversions);
 	TEST(test_rejects);
 	TEST(test_writer);
+	TEST(test_every_prefix);
 	return CHECK_DONE();
 }

@@ -82,6 +82,8 @@ static void parse_args(int argc, char **argv, run_args *a)
 	for (int i = 0; i < a->n_inputs; i++)
 		if (qp_is_stdio(a->model) && qp_is_stdio(a->inputs[i]))
 			qp_usage_error("the model and an input cannot both come from standard input");
+	if (!a->eval && !a->force && a->n_outputs == 0 && isatty(STDOUT_FILENO))
+		qp_usage_error("refusing to write binary .npy to a terminal; use -o PATH, a pipe or -f");
 	if (a->eval)
 		for (int i = 0; i < a->n_outputs; i++)
 			if (qp_is_stdio(a->outputs[i]))
