@@ -20,6 +20,8 @@ const qp_op_def *qp_op_find(const char *name)
 	if (!name)
 		return NULL;
 	d = find_in(qp_ops_float, name);
+	if (!d)
+		d = find_in(qp_ops_tensor, name);
 	return d ? d : find_in(qp_ops_int, name);
 }
 

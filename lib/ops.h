@@ -4,8 +4,9 @@
  * the integer table for lowered ops, one in each importer's table, and a
  * quantization/lowering rule.  Tables:
  *   lib/ops_float.c  ONNX-semantics float ops (Conv, Relu, ...)
+ *   lib/ops_tensor.c ONNX data-movement ops (Concat, Slice, Gather, Pad, ...)
  *   lib/ops_int.c    lowered integer ops (QConv, ...), calling runtime/ kernels
- * qp_op_find searches them in that order.
+ * qp_op_find searches them in that order (float, tensor, int).
  */
 #ifndef QP_OPS_H
 #define QP_OPS_H
@@ -44,6 +45,7 @@ typedef struct qp_op_def {
 
 /* NULL-name-terminated tables. */
 extern const qp_op_def qp_ops_float[];
+extern const qp_op_def qp_ops_tensor[];
 extern const qp_op_def qp_ops_int[];
 
 const qp_op_def *qp_op_find(const char *name);
