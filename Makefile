@@ -72,6 +72,8 @@ $(foreach d,$(PROG_DIRS),$(eval $(call prog_rule,$(notdir $(d)),$(d))))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 ALL_OBJS += $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+# Keep the test objects: make would delete them as intermediates and rebuild.
+.SECONDARY: $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all check example deps asan install clean bench unit-tests
 all: $(PROGS)
