@@ -11,6 +11,7 @@
 #include "io.h"
 #include "ir.h"
 #include "npy.h"
+#include "results.h"
 
 enum { OPT_INPUT = 'i', OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_QUIET = 'q',
        OPT_EVAL = 256, OPT_FLOAT };
@@ -103,16 +104,6 @@ static int wants_fake_quant(const qp_graph *g)
 	return 0;
 }
 
-static int64_t argmax(const float *x, int64_t n)
-{
-	int64_t best = 0;
-
-	for (int64_t i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
-}
-
 int main(int argc, char **argv)
 {
 	run_args a;
@@ -121,12 +112,9 @@ int main(int argc, char **argv)
 	qp_feed *feed;
 	qp_interp *ip;
 	qp_interp_opts opts = {0};
-	qp_npy labels = {0};
-	qp_out outs[MAX_FILES];
-	const char *out_names[MAX_FILES];
-	int n_outs = 0;
+	qp_results res = {0};
 	float *ybuf[MAX_FILES] = {0};
-	int64_t *lbuf = NULL, batch, samples, correct = 0, take;
+	int64_t batch, samples, take;
 	size_t max_out = 1;
 	const char *fail_file = NULL;
 
@@ -141,6 +129,9 @@ int main(int argc, char **argv)
 		       g->n_outputs);
 	if (a.eval && g->n_outputs < 1)
 		qp_die(a.model, "the model has no output to evaluate");
+	if (g->n_outputs > MAX_FILES)
+		qp_die(a.model, "the model has %d outputs; at most %d are supported",
+		       g->n_outputs, MAX_FILES);
 
 	feed = qp_feed_open(g, a.n_inputs, a.inputs, &err);
 	if (!feed)
@@ -157,18 +148,8 @@ int main(int argc, char **argv)
 		if ((size_t)numel > max_out)
 			max_out = (size_t)numel;
 	}
-	if (a.eval) {
-		if (qp_npy_open(&labels, a.eval, &err))
-			qp_die_err(a.eval, &err);
-		if (labels.rank != 1 || labels.rows != samples)
-			qp_die(a.eval, "labels must have shape (%lld,), not rank %d with %lld rows",
-			       (long long)samples, labels.rank, (long long)labels.rows);
-		if (labels.type == QP_NPY_F32 || labels.type == QP_NPY_F64)
-			qp_die(a.eval, "labels must be integers, not floats");
-		lbuf = malloc(sizeof(int64_t) * (size_t)batch);
-		if (!lbuf)
-			qp_die(NULL, "out of memory");
-	}
+	if (a.eval && qp_results_open_labels(&res, a.eval, samples, batch, &err))
+		qp_die_err(NULL, &err);
 
 	opts.fake_quant = !a.no_fake_quant && wants_fake_quant(g);
 	ip = qp_interp_new(g, &opts, &err);
@@ -177,21 +158,23 @@ int main(int argc, char **argv)
 
 	/* Outputs are opened last, so no input error leaves a file behind. */
 	if (a.n_outputs || !a.eval) {
-		n_outs = g->n_outputs;
-		for (int i = 0; i < n_outs; i++) {
+		const char *names[MAX_FILES];
+		int rank[MAX_FILES];
+		int64_t user_dims[MAX_FILES][QP_MAX_RANK];
+
+		for (int i = 0; i < g->n_outputs; i++) {
 			const qp_graph_io *io = &g->outputs[i];
 			const qp_tensor *t = &g->tensors[io->tensor];
-			int64_t dims[QP_MAX_RANK];
 
-			out_names[i] = a.n_outputs ? a.outputs[i] : "-";
-			dims[0] = samples;
-			qp_layout_user_dims(io->layout, t->rank - 1, t->dims + 1, dims + 1);
-			if (qp_out_open(&outs[i], out_names[i], 1, a.force, &err) ||
-			    qp_npy_write_header(&outs[i], QP_NPY_F32, t->rank, dims, &err)) {
-				for (int j = 0; j <= i; j++)
-					qp_out_abort(&outs[j]);
-				qp_die_err(out_names[i], &err);
-			}
+			names[i] = a.n_outputs ? a.outputs[i] : "-";
+			rank[i] = t->rank;
+			qp_layout_user_dims(io->layout, t->rank - 1, t->dims + 1, user_dims[i]);
+		}
+		if (qp_results_open_outputs(&res, g->n_outputs, names, samples, rank,
+					    (const int64_t (*)[QP_MAX_RANK])user_dims,
+					    a.force, &err)) {
+			qp_results_abort(&res);
+			qp_die_err(NULL, &err);
 		}
 	}
 	for (int i = 0; i < g->n_outputs; i++) {
@@ -214,46 +197,21 @@ int main(int argc, char **argv)
 				fail_file = a.model;
 				goto fail;
 			}
-			if (i < n_outs &&
-			    qp_out_write(&outs[i], ybuf[i], sizeof(float) * (size_t)(take * per), &err)) {
-				qp_err_prefix(&err, "%s", out_names[i]);
+			if (qp_results_add(&res, i, ybuf[i], take, per, &err))
 				goto fail;
-			}
-			if (i == 0 && a.eval) {
-				if (qp_npy_read_rows_i64(&labels, take, lbuf, &err)) {
-					qp_err_prefix(&err, "%s", a.eval);
-					goto fail;
-				}
-				for (int64_t s = 0; s < take; s++)
-					correct += argmax(ybuf[0] + s * per, per) == lbuf[s];
-			}
 		}
 	}
 	if (take < 0)
 		goto fail;
-	for (int i = 0; i < n_outs; i++)
-		if (qp_out_commit(&outs[i], &err)) {
-			for (int j = i + 1; j < n_outs; j++)
-				qp_out_abort(&outs[j]);
-			qp_die_err(out_names[i], &err);
-		}
-	if (a.eval) {
-		printf("top-1 %.4f (%lld/%lld)\n",
-		       samples ? (double)correct / (double)samples : 0.0,
-		       (long long)correct, (long long)samples);
-		if (fflush(stdout) || ferror(stdout))
-			qp_die(NULL, "write error on standard output");
-	}
+	if (qp_results_finish(&res, &err))
+		qp_die_err(NULL, &err);
 	for (int i = 0; i < g->n_outputs; i++)
 		free(ybuf[i]);
-	free(lbuf);
-	qp_npy_close(&labels);
 	qp_interp_free(ip);
 	qp_feed_free(feed);
 	qp_graph_free(g);
 	return QP_EXIT_OK;
 fail:
-	for (int i = 0; i < n_outs; i++)
-		qp_out_abort(&outs[i]);
+	qp_results_abort(&res);
 	qp_die_err(fail_file, &err);
 }

@@ -8,6 +8,7 @@
 #include "interp.h"
 #include "io.h"
 #include "npy.h"
+#include "results.h"
 #include "qp_runtime.h"
 
 enum { OPT_INPUT = 'i', OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_QUIET = 'q',
@@ -89,16 +90,6 @@ static void parse_args(int argc, char **argv, sim_args *a)
 				qp_usage_error("--eval prints to standard output; give -o a file");
 }
 
-static int64_t argmax(const float *x, int64_t n)
-{
-	int64_t best = 0;
-
-	for (int64_t i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
-}
-
 static const char *layout_name(int layout)
 {
 	return layout == QP_LAYOUT_NHWC ? "NHWC" : NULL;
@@ -166,11 +157,9 @@ int main(int argc, char **argv)
 	qp_err err = {{0}};
 	void *buf = NULL;
 	size_t len = 0;
-	qp_npy labels = {0};
-	qp_out outs[MAX_FILES];
-	const char *out_names[MAX_FILES];
-	int n_outs = 0, st;
-	int64_t samples = 0, done = 0, correct = 0, *lbuf = NULL;
+	qp_results res = {0};
+	int st;
+	int64_t samples = 0, done = 0;
 	const char *fail_file = NULL;
 
 	parse_args(argc, argv, &a);
@@ -213,37 +202,31 @@ int main(int argc, char **argv)
 	if (!a.eval && !a.n_outputs && s.n_out != 1)
 		qp_die(a.model, "the model has %d outputs; give -o once per output", s.n_out);
 	open_inputs(&s, &a, &samples);
-	if (a.eval) {
-		if (qp_npy_open(&labels, a.eval, &err))
-			qp_die_err(a.eval, &err);
-		if (labels.rank != 1 || labels.rows != samples)
-			qp_die(a.eval, "labels must have shape (%lld,), not rank %d with %lld rows",
-			       (long long)samples, labels.rank, (long long)labels.rows);
-		if (labels.type == QP_NPY_F32 || labels.type == QP_NPY_F64)
-			qp_die(a.eval, "labels must be integers, not floats");
-		if (!(lbuf = malloc(sizeof(int64_t) * (size_t)s.batch)))
-			qp_die(NULL, "out of memory");
-	}
+	if (a.eval && qp_results_open_labels(&res, a.eval, samples, s.batch, &err))
+		qp_die_err(NULL, &err);
 	if (!(s.arena = malloc(qp_arena_size(&s.m) ? qp_arena_size(&s.m) : 1)))
 		qp_die(NULL, "out of memory");
 
 	/* Outputs are opened last, so no input error leaves a file behind. */
 	if (a.n_outputs || !a.eval) {
-		n_outs = s.n_out;
-		for (int i = 0; i < n_outs; i++) {
-			int64_t cdims[QP_MAX_RANK], dims[QP_MAX_RANK];
+		const char *names[MAX_FILES];
+		int rank[MAX_FILES];
+		int64_t user_dims[MAX_FILES][QP_MAX_RANK];
 
-			out_names[i] = a.n_outputs ? a.outputs[i] : "-";
+		for (int i = 0; i < s.n_out; i++) {
+			int64_t cdims[QP_MAX_RANK];
+
+			names[i] = a.n_outputs ? a.outputs[i] : "-";
+			rank[i] = s.out[i].rank;
 			sample_dims(&s.out[i], cdims);
-			dims[0] = samples;
 			qp_layout_user_dims(layout_name(s.out[i].layout), s.out[i].rank - 1,
-					    cdims, dims + 1);
-			if (qp_out_open(&outs[i], out_names[i], 1, a.force, &err) ||
-			    qp_npy_write_header(&outs[i], QP_NPY_F32, s.out[i].rank, dims, &err)) {
-				for (int j = 0; j <= i; j++)
-					qp_out_abort(&outs[j]);
-				qp_die_err(out_names[i], &err);
-			}
+					    cdims, user_dims[i]);
+		}
+		if (qp_results_open_outputs(&res, s.n_out, names, samples, rank,
+					    (const int64_t (*)[QP_MAX_RANK])user_dims,
+					    a.force, &err)) {
+			qp_results_abort(&res);
+			qp_die_err(NULL, &err);
 		}
 	}
 
@@ -285,35 +268,13 @@ int main(int argc, char **argv)
 			for (int64_t b = 0; b < take; b++)
 				qp_layout_from_canonical(layout_name(io->layout), io->rank - 1, cdims,
 							 s.canon_out[i] + b * per, s.user_out[i] + b * per);
-			if (i < n_outs &&
-			    qp_out_write(&outs[i], s.user_out[i], sizeof(float) * (size_t)(take * per), &err)) {
-				qp_err_prefix(&err, "%s", out_names[i]);
+			if (qp_results_add(&res, i, s.user_out[i], take, per, &err))
 				goto fail;
-			}
-			if (i == 0 && a.eval) {
-				if (qp_npy_read_rows_i64(&labels, take, lbuf, &err)) {
-					qp_err_prefix(&err, "%s", a.eval);
-					goto fail;
-				}
-				for (int64_t b = 0; b < take; b++)
-					correct += argmax(s.user_out[0] + b * per, per) == lbuf[b];
-			}
 		}
 		done += take;
 	}
-	for (int i = 0; i < n_outs; i++)
-		if (qp_out_commit(&outs[i], &err)) {
-			for (int j = i + 1; j < n_outs; j++)
-				qp_out_abort(&outs[j]);
-			qp_die_err(out_names[i], &err);
-		}
-	if (a.eval) {
-		printf("top-1 %.4f (%lld/%lld)\n",
-		       samples ? (double)correct / (double)samples : 0.0,
-		       (long long)correct, (long long)samples);
-		if (fflush(stdout) || ferror(stdout))
-			qp_die(NULL, "write error on standard output");
-	}
+	if (qp_results_finish(&res, &err))
+		qp_die_err(NULL, &err);
 	for (int i = 0; i < s.n_in; i++) {
 		qp_npy_close(&s.npy[i]);
 		free(s.user_in[i]);
@@ -323,13 +284,10 @@ int main(int argc, char **argv)
 		free(s.canon_out[i]);
 		free(s.user_out[i]);
 	}
-	qp_npy_close(&labels);
-	free(lbuf);
 	free(s.arena);
 	free(buf);
 	return QP_EXIT_OK;
 fail:
-	for (int i = 0; i < n_outs; i++)
-		qp_out_abort(&outs[i]);
+	qp_results_abort(&res);
 	qp_die_err(fail_file, &err);
 }

@@ -1,0 +1,113 @@
+#include "results.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void release(qp_results *r)
+{
+	qp_npy_close(&r->labels);
+	free(r->label_buf);
+	r->label_buf = NULL;
+	r->labels_path = NULL;
+}
+
+int qp_results_open_labels(qp_results *r, const char *path, int64_t samples,
+			   int64_t batch, qp_err *err)
+{
+	if (qp_npy_open(&r->labels, path, err))
+		return qp_err_prefix(err, "%s", path);
+	r->labels_path = path;
+	r->samples = samples;
+	if (r->labels.rank != 1 || r->labels.rows != samples)
+		return qp_err_set(err, "%s: labels must have shape (%lld,), not rank %d with %lld rows",
+				  path, (long long)samples, r->labels.rank,
+				  (long long)r->labels.rows);
+	if (r->labels.type == QP_NPY_F32 || r->labels.type == QP_NPY_F64)
+		return qp_err_set(err, "%s: labels must be integers, not floats", path);
+	r->label_buf = malloc(sizeof(int64_t) * (size_t)(batch > 0 ? batch : 1));
+	if (!r->label_buf)
+		return qp_err_set(err, "out of memory");
+	return 0;
+}
+
+int qp_results_open_outputs(qp_results *r, int n, const char *const *names,
+			    int64_t samples, const int *rank,
+			    const int64_t (*user_dims)[QP_MAX_RANK], int force,
+			    qp_err *err)
+{
+	if (n > QP_RESULTS_MAX)
+		return qp_err_set(err, "too many outputs (%d; at most %d)", n, QP_RESULTS_MAX);
+	r->samples = samples;
+	for (int i = 0; i < n; i++) {
+		int64_t dims[QP_MAX_RANK];
+
+		dims[0] = samples;
+		memcpy(dims + 1, user_dims[i], sizeof(int64_t) * (size_t)(rank[i] - 1));
+		r->out_names[i] = names[i];
+		if (qp_out_open(&r->outs[i], names[i], 1, force, err))
+			return qp_err_prefix(err, "%s", names[i]);
+		r->n_outs = i + 1;
+		if (qp_npy_write_header(&r->outs[i], QP_NPY_F32, rank[i], dims, err))
+			return qp_err_prefix(err, "%s", names[i]);
+	}
+	return 0;
+}
+
+static int64_t argmax(const float *x, int64_t n)
+{
+	int64_t best = 0;
+
+	for (int64_t i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+int qp_results_add(qp_results *r, int i, const float *y, int64_t take,
+		   int64_t per, qp_err *err)
+{
+	if (i < r->n_outs &&
+	    qp_out_write(&r->outs[i], y, sizeof(float) * (size_t)(take * per), err))
+		return qp_err_prefix(err, "%s", r->out_names[i]);
+	if (i == 0 && r->labels_path) {
+		if (qp_npy_read_rows_i64(&r->labels, take, r->label_buf, err))
+			return qp_err_prefix(err, "%s", r->labels_path);
+		for (int64_t s = 0; s < take; s++)
+			r->correct += argmax(y + s * per, per) == r->label_buf[s];
+	}
+	return 0;
+}
+
+int qp_results_finish(qp_results *r, qp_err *err)
+{
+	int evaluating = r->labels_path != NULL;
+
+	for (int i = 0; i < r->n_outs; i++)
+		if (qp_out_commit(&r->outs[i], err)) {
+			qp_err_prefix(err, "%s", r->out_names[i]);
+			for (int j = i + 1; j < r->n_outs; j++)
+				qp_out_abort(&r->outs[j]);
+			r->n_outs = 0;
+			release(r);
+			return -1;
+		}
+	r->n_outs = 0;
+	release(r);
+	if (evaluating) {
+		printf("top-1 %.4f (%lld/%lld)\n",
+		       r->samples ? (double)r->correct / (double)r->samples : 0.0,
+		       (long long)r->correct, (long long)r->samples);
+		if (fflush(stdout) || ferror(stdout))
+			return qp_err_set(err, "write error on standard output");
+	}
+	return 0;
+}
+
+void qp_results_abort(qp_results *r)
+{
+	for (int i = 0; i < r->n_outs; i++)
+		qp_out_abort(&r->outs[i]);
+	r->n_outs = 0;
+	release(r);
+}

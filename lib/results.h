@@ -1,0 +1,50 @@
+/* Where a run's results go: one float32 .npy per model output and/or a
+ * top-1 count against integer labels.  irrun and simulate share this, so
+ * both print the same line and write the same files.
+ *
+ * Order of use: qp_results_open_labels (optional), qp_results_open_outputs
+ * (last, so that no earlier error leaves a file behind), qp_results_add per
+ * batch and output, qp_results_finish; qp_results_abort on any failure.
+ * Error messages start with the file they are about.
+ */
+#ifndef QP_RESULTS_H
+#define QP_RESULTS_H
+
+#include <stdint.h>
+
+#include "io.h"
+#include "ir.h"
+#include "npy.h"
+
+#define QP_RESULTS_MAX 16
+
+typedef struct qp_results {
+	int n_outs;                       /* outputs written to files */
+	qp_out outs[QP_RESULTS_MAX];
+	const char *out_names[QP_RESULTS_MAX];
+	const char *labels_path;          /* NULL: no evaluation */
+	qp_npy labels;
+	int64_t *label_buf;
+	int64_t samples, correct;
+} qp_results;
+
+/* Opens LABELS.npy: integer labels of shape (samples,); batch is the most
+ * rows one qp_results_add call brings. */
+int qp_results_open_labels(qp_results *r, const char *path, int64_t samples,
+			   int64_t batch, qp_err *err);
+/* Opens n outputs (names[i] "-" = stdout) and writes .npy headers of shape
+ * (samples, user_dims[i][0..rank[i]-2]). */
+int qp_results_open_outputs(qp_results *r, int n, const char *const *names,
+			    int64_t samples, const int *rank,
+			    const int64_t (*user_dims)[QP_MAX_RANK], int force,
+			    qp_err *err);
+/* take samples of output i (per values each, user layout): written when
+ * output i goes to a file; output 0 is scored when labels are open. */
+int qp_results_add(qp_results *r, int i, const float *y, int64_t take,
+		   int64_t per, qp_err *err);
+/* Commits the files and prints "top-1 0.8931 (8931/10000)" when
+ * evaluating.  Frees everything; on failure nothing is left behind. */
+int qp_results_finish(qp_results *r, qp_err *err);
+void qp_results_abort(qp_results *r);
+
+#endif
