@@ -189,6 +189,20 @@ static int read_exact(FILE *fp, void *buf, size_t n, const char *what,
 
 int qp_npy_open(qp_npy *r, const char *path, qp_err *err)
 {
+	FILE *fp;
+
+	if (qp_is_stdio(path))
+		return qp_npy_open_stream(r, stdin, 0, err);
+	fp = fopen(path, "rb");
+	if (!fp) {
+		memset(r, 0, sizeof *r);
+		return qp_err_errno(err, "cannot open");
+	}
+	return qp_npy_open_stream(r, fp, 1, err);
+}
+
+int qp_npy_open_stream(qp_npy *r, FILE *fp, int owns_fp, qp_err *err)
+{
 	unsigned char pre[12];
 	size_t hlen, pre_len;
 	char *header = NULL;
@@ -196,14 +210,8 @@ int qp_npy_open(qp_npy *r, const char *path, qp_err *err)
 	struct stat st;
 
 	memset(r, 0, sizeof *r);
-	if (qp_is_stdio(path)) {
-		r->fp = stdin;
-	} else {
-		r->fp = fopen(path, "rb");
-		if (!r->fp)
-			return qp_err_errno(err, "cannot open");
-		r->owns_fp = 1;
-	}
+	r->fp = fp;
+	r->owns_fp = owns_fp;
 	if (fread(pre, 1, 10, r->fp) != 10 || memcmp(pre, NPY_MAGIC, 6) != 0) {
 		qp_npy_close(r);
 		return qp_err_set(err, "not a .npy file (bad magic)");
@@ -252,7 +260,8 @@ int qp_npy_open(qp_npy *r, const char *path, qp_err *err)
 	for (int i = 1; i < r->rank; i++)
 		r->row_elems *= r->dims[i];
 	/* A regular file's length is known: catch truncation before reading. */
-	if (r->owns_fp && fstat(fileno(r->fp), &st) == 0 && S_ISREG(st.st_mode)) {
+	if (r->owns_fp && fileno(r->fp) >= 0 && fstat(fileno(r->fp), &st) == 0 &&
+	    S_ISREG(st.st_mode) && ftell(r->fp) == (long)(pre_len + hlen)) {
 		int64_t want = (int64_t)(pre_len + hlen) + numel * (int64_t)r->elem_size;
 
 		if ((int64_t)st.st_size < want) {

@@ -34,6 +34,12 @@ typedef struct qp_npy {
 /* Opens and validates (magic, version, dict, dtype, order, sizes against the
  * file length when it is a regular file). path "-" = stdin. */
 int qp_npy_open(qp_npy *r, const char *path, qp_err *err);
+/* The same for an open stream positioned at the magic (a zip member through
+ * fopencookie, say); the stream is closed by qp_npy_close when owns_fp.
+ * On failure the stream is closed too when owns_fp.  The length check
+ * against the file size applies only to a regular file
+ * whose array starts at offset 0. */
+int qp_npy_open_stream(qp_npy *r, FILE *fp, int owns_fp, qp_err *err);
 /* Reads n rows as float32 into dst (n * row_elems floats). */
 int qp_npy_read_rows_f32(qp_npy *r, int64_t n, float *dst, qp_err *err);
 /* Reads n rows as int64 (integer files only). */
