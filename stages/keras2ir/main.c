@@ -12,11 +12,10 @@
  * sizes before allocating. */
 #define MODEL_MAX_BYTES ((size_t)8 << 30)
 
-enum { OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_QUIET = 'q' };
+enum { OPT_OUTPUT = 'o', OPT_QUIET = 'q' };
 
 static const qp_cli_opt options[] = {
 	{OPT_OUTPUT, "output", 'o', "PATH", "write the IR here (default: standard output)"},
-	{OPT_FORCE, "force", 'f', NULL, "write binary output even to a terminal"},
 	{OPT_QUIET, "quiet", 'q', NULL, "print nothing but errors"},
 	{0, NULL, 0, NULL, NULL}
 };
@@ -24,7 +23,7 @@ static const qp_cli_opt options[] = {
 static const qp_cli cli = {
 	"keras2ir",
 	"[options] [MODEL.keras|MODEL.h5] [-o OUTPUT.ir]",
-	"Convert a Keras Sequential model (Keras 3 .keras, or Keras 2/3 .h5) to a qpipe IR.",
+	"Converts a Keras Sequential model (Keras 3 .keras, or Keras 2/3 .h5) to a qpipe IR.",
 	options,
 	"MODEL '-' or absent reads standard input. Supported layers: InputLayer, Conv2D,\n"
 	"Dense, MaxPooling2D, Flatten, Dropout, ReLU, Activation and Softmax with\n"
@@ -35,7 +34,7 @@ static const qp_cli cli = {
 int main(int argc, char **argv)
 {
 	const char *in_path = "-", *out_path = NULL, *arg;
-	int force = 0, opt, first;
+	int opt, first;
 	qp_graph *g = NULL;
 	void *buf = NULL;
 	size_t len = 0;
@@ -45,7 +44,6 @@ int main(int argc, char **argv)
 	while ((opt = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
 		switch (opt) {
 		case OPT_OUTPUT: out_path = arg; break;
-		case OPT_FORCE: force = 1; break;
 		case OPT_QUIET: break;   /* nothing is printed on success anyway */
 		default: qp_usage_error("unexpected option");
 		}
@@ -56,8 +54,8 @@ int main(int argc, char **argv)
 		in_path = argv[first];
 	if (qp_is_stdio(in_path) && isatty(STDIN_FILENO))
 		qp_usage_error("no model given and standard input is a terminal");
-	if (qp_is_stdio(out_path) && isatty(STDOUT_FILENO) && !force)
-		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or -f");
+	if (qp_is_stdio(out_path) && isatty(STDOUT_FILENO))
+		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or a pipe");
 
 	if (qp_read_all(in_path, &buf, &len, MODEL_MAX_BYTES, &err) != 0 ||
 	    keras_import(buf, len, &g, &err) != 0 ||
