@@ -2114,101 +2114,171 @@ fail:
 	return NULL;
 }
 
-int qp_ir_write_mem(const qp_graph *g, void **buf, size_t *len, qp_err *err)
-{
-	uint64_t *offsets = NULL, blob_start, cursor, total;
-	unsigned char *out = NULL;
-	cJSON *root = NULL;
-	char *text = NULL;
+/* The layout of an IR file about to be written: the blob offset of every
+ * constant, the header text and the sizes that follow from them. */
+typedef struct ir_layout {
+	uint64_t *offsets;      /* per tensor, relative to the blob */
+	char *text;             /* the JSON header */
 	size_t header_len;
-	int rc = -1;
+	uint64_t blob_start, total;
+} ir_layout;
 
-	*buf = NULL;
-	*len = 0;
+static void layout_free(ir_layout *l)
+{
+	free(l->offsets);
+	free(l->text);
+}
+
+static int layout_graph(const qp_graph *g, ir_layout *l, qp_err *err)
+{
+	uint64_t cursor = 0;
+	cJSON *root;
+
+	memset(l, 0, sizeof *l);
 	if (qp_graph_verify(g, err))
 		return -1;
-	offsets = calloc((size_t)g->n_tensors + 1, sizeof *offsets);
-	if (!offsets)
+	l->offsets = calloc((size_t)g->n_tensors + 1, sizeof *l->offsets);
+	if (!l->offsets)
 		return qp_err_set(err, "out of memory");
 	/* Constants go into the blob in tensor order, each 64-aligned. */
-	cursor = 0;
 	for (int i = 0; i < g->n_tensors; i++) {
 		if (!g->tensors[i].data)
 			continue;
 		cursor = align_up(cursor, QP_IR_ALIGN);
-		offsets[i] = cursor;
-		if (g->tensors[i].nbytes > SIZE_MAX / 2 - cursor) {
-			qp_err_set(err, "tensor data too large");
-			goto out;
-		}
+		l->offsets[i] = cursor;
+		if (g->tensors[i].nbytes > SIZE_MAX / 2 - cursor)
+			return qp_err_set(err, "tensor data too large");
 		cursor += g->tensors[i].nbytes;
 	}
-	root = build_header(g, offsets, err);
+	root = build_header(g, l->offsets, err);
 	if (!root)
-		goto out;
-	text = cJSON_PrintUnformatted(root);
-	if (!text) {
-		qp_err_set(err, "out of memory");
-		goto out;
-	}
-	header_len = strlen(text);
-	if (header_len > IR_MAX_HEADER) {
-		qp_err_set(err, "header of %zu bytes exceeds the 1 GiB limit", header_len);
-		goto out;
-	}
-	blob_start = align_up(IR_FRAME_HEAD + header_len, QP_IR_ALIGN);
-	total = align_up(blob_start + cursor, 8) + IR_TRAILER;
-	if (total > SIZE_MAX / 2) {
-		qp_err_set(err, "IR file too large");
-		goto out;
-	}
-	out = calloc(1, (size_t)total);
-	if (!out) {
-		qp_err_set(err, "out of memory for a %" PRIu64 "-byte file", total);
-		goto out;
-	}
-	memcpy(out, IR_MAGIC, 8);
-	put_le(out + 8, QP_IR_VERSION_MAJOR, 2);
-	put_le(out + 10, QP_IR_VERSION_MINOR, 2);
-	put_le(out + 12, 0, 4);
-	put_le(out + 16, header_len, 8);
-	memcpy(out + IR_FRAME_HEAD, text, header_len);
+		return -1;
+	l->text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!l->text)
+		return qp_err_set(err, "out of memory");
+	l->header_len = strlen(l->text);
+	if (l->header_len > IR_MAX_HEADER)
+		return qp_err_set(err, "header of %zu bytes exceeds the 1 GiB limit", l->header_len);
+	l->blob_start = align_up(IR_FRAME_HEAD + l->header_len, QP_IR_ALIGN);
+	l->total = align_up(l->blob_start + cursor, 8) + IR_TRAILER;
+	if (l->total > SIZE_MAX / 2)
+		return qp_err_set(err, "IR file too large");
+	return 0;
+}
+
+/* Where the bytes go, in order: a caller's buffer or an output file.  The
+ * checksum is computed on the way, so a file is written straight from the
+ * tensor buffers and never assembled in memory (docs/performance.md). */
+typedef struct ir_sink {
+	unsigned char *buf;     /* memory: the whole file */
+	qp_out *out;            /* file */
+	uint64_t pos;
+	uint32_t crc;
+} ir_sink;
+
+static int sink_put(ir_sink *s, const void *p, size_t n, qp_err *err)
+{
+	if (n == 0)
+		return 0;
+	s->crc = qp_crc32c(s->crc, p, n);
+	if (s->buf)
+		memcpy(s->buf + s->pos, p, n);
+	else if (qp_out_write(s->out, p, n, err))
+		return -1;
+	s->pos += n;
+	return 0;
+}
+
+/* Zero bytes up to offset to (every gap is shorter than QP_IR_ALIGN). */
+static int sink_pad(ir_sink *s, uint64_t to, qp_err *err)
+{
+	static const unsigned char zeros[QP_IR_ALIGN];
+
+	while (s->pos < to)
+		if (sink_put(s, zeros, to - s->pos < sizeof zeros ? (size_t)(to - s->pos)
+			     : sizeof zeros, err))
+			return -1;
+	return 0;
+}
+
+static int emit_file(const qp_graph *g, const ir_layout *l, ir_sink *s, qp_err *err)
+{
+	unsigned char head[IR_FRAME_HEAD], tail[IR_TRAILER];
+
+	memcpy(head, IR_MAGIC, 8);
+	put_le(head + 8, QP_IR_VERSION_MAJOR, 2);
+	put_le(head + 10, QP_IR_VERSION_MINOR, 2);
+	put_le(head + 12, 0, 4);
+	put_le(head + 16, l->header_len, 8);
+	if (sink_put(s, head, sizeof head, err) ||
+	    sink_put(s, l->text, l->header_len, err))
+		return -1;
 	for (int i = 0; i < g->n_tensors; i++)
-		if (g->tensors[i].data && g->tensors[i].nbytes)
-			memcpy(out + blob_start + offsets[i], g->tensors[i].data,
-			       g->tensors[i].nbytes);
-	put_le(out + total - 16, total, 8);
-	put_le(out + total - 8, qp_crc32c(0, out, (size_t)total - 8), 4);
-	memcpy(out + total - 4, IR_END_MAGIC, 4);
-	*buf = out;
-	*len = (size_t)total;
-	out = NULL;
+		if (g->tensors[i].data && g->tensors[i].nbytes &&
+		    (sink_pad(s, l->blob_start + l->offsets[i], err) ||
+		     sink_put(s, g->tensors[i].data, g->tensors[i].nbytes, err)))
+			return -1;
+	if (sink_pad(s, l->total - IR_TRAILER, err))
+		return -1;
+	put_le(tail, l->total, 8);
+	s->crc = qp_crc32c(s->crc, tail, 8);
+	put_le(tail + 8, s->crc, 4);
+	memcpy(tail + 12, IR_END_MAGIC, 4);
+	if (s->buf)
+		memcpy(s->buf + s->pos, tail, sizeof tail);
+	else if (qp_out_write(s->out, tail, sizeof tail, err))
+		return -1;
+	return 0;
+}
+
+int qp_ir_write_mem(const qp_graph *g, void **buf, size_t *len, qp_err *err)
+{
+	ir_sink s = {0};
+	ir_layout l;
+	int rc = -1;
+
+	*buf = NULL;
+	*len = 0;
+	if (layout_graph(g, &l, err))
+		goto out;
+	s.buf = malloc((size_t)l.total);
+	if (!s.buf) {
+		qp_err_set(err, "out of memory for a %" PRIu64 "-byte file", l.total);
+		goto out;
+	}
+	if (emit_file(g, &l, &s, err))
+		goto out;
+	*buf = s.buf;
+	*len = (size_t)l.total;
+	s.buf = NULL;
 	rc = 0;
 out:
-	free(out);
-	free(text);
-	cJSON_Delete(root);
-	free(offsets);
+	free(s.buf);
+	layout_free(&l);
 	return rc;
 }
 
 int qp_ir_write(const qp_graph *g, const char *path, qp_err *err)
 {
+	ir_sink s = {0};
+	ir_layout l;
 	qp_out o;
-	void *buf;
-	size_t len;
 
-	if (qp_ir_write_mem(g, &buf, &len, err))
-		return -1;
-	if (qp_out_open(&o, path, 1, 0, err)) {
-		free(buf);
+	if (layout_graph(g, &l, err)) {
+		layout_free(&l);
 		return -1;
 	}
-	if (qp_out_write(&o, buf, len, err)) {
-		free(buf);
+	if (qp_out_open(&o, path, 1, 0, err)) {
+		layout_free(&l);
+		return -1;
+	}
+	s.out = &o;
+	if (emit_file(g, &l, &s, err)) {
+		layout_free(&l);
 		qp_out_abort(&o);
 		return -1;
 	}
-	free(buf);
+	layout_free(&l);
 	return qp_out_commit(&o, err);
 }

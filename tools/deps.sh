@@ -4,14 +4,14 @@
 # zlib, stb.  Tests: bats, jq (checks on irdump --json) and python3-numpy
 # (compares outputs with reference .npy files; an independent reader).
 # Data: Fashion-MNIST for the example.
-# Fixture generation only (never at run time): python3-torch, python3-onnx,
-# python3-h5py; those are listed separately and installed with
-# QPIPE_DEPS_PYTHON=1.
+# Fixture generation only (never at run time): python3-torch,
+# python3-torchvision, python3-onnx, python3-h5py; those are listed
+# separately and installed with QPIPE_DEPS_PYTHON=1.
 set -eu
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libcjson-dev
 libhdf5-dev libzip-dev zlib1g-dev libopenblas-dev libstb-dev bats bats-support
 bats-assert jq python3 python3-numpy dataset-fashion-mnist"
-python="python3-torch python3-onnx python3-h5py"
+python="python3-torch python3-torchvision python3-onnx python3-h5py"
 want=$build
 [ "${QPIPE_DEPS_PYTHON:-0}" = 1 ] && want="$want $python"
 missing=

@@ -1,12 +1,16 @@
 /* ONNX model -> qpipe IR graph (see import.h). */
 #include "import.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io.h"
+
 #include "ops.h"
+#include "pbstream.h"
 
 /* raw_data is little-endian by definition; we copy it as is. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -24,6 +28,8 @@ typedef struct importer {
 	qp_graph *g;
 	const Onnx__GraphProto *graph;
 	int opset;
+	const char *base_dir;  /* external data directory; NULL: none allowed */
+	onnx_pb_file *src;     /* the model file; initializer data comes from it */
 	char **node_names;    /* unique IR name per ONNX node */
 	alias *aliases;
 	int n_aliases;
@@ -223,23 +229,59 @@ int onnx_output_used(const onnx_ctx *c, int i)
 	return name[0] && name_consumed(c->graph, name);
 }
 
-int onnx_emit_node(onnx_ctx *c, const char *op, qp_err *err)
+int onnx_output_is_graph_output(const onnx_ctx *c, int i)
 {
-	int ins[64];
-	int n_in = (int)c->np->n_input, i, out;
+	const char *name;
+	size_t k;
+
+	if (i >= (int)c->np->n_output)
+		return 0;
+	name = str_or_empty(c->np->output[i]);
+	for (k = 0; name[0] && k < c->graph->n_output; k++)
+		if (strcmp(str_or_empty(c->graph->output[k]->name), name) == 0)
+			return 1;
+	return 0;
+}
+
+int onnx_emit_node_n(onnx_ctx *c, const char *op, int n_outputs, qp_err *err)
+{
+	int ins[64], outs[16];
+	int n_in = (int)c->np->n_input, i;
 
 	if (n_in > (int)(sizeof ins / sizeof ins[0]))
 		return onnx_node_err(c, err, "too many inputs (%d)", n_in);
+	if (n_outputs < 1 || n_outputs > (int)(sizeof outs / sizeof outs[0]))
+		return onnx_node_err(c, err, "too many outputs (%d)", n_outputs);
 	for (i = 0; i < n_in; i++)
 		ins[i] = onnx_input(c, i);
 	while (n_in > 0 && ins[n_in - 1] < 0)    /* trailing omitted optionals */
 		n_in--;
-	/* Shape and dtype are placeholders until shape inference runs. */
-	out = qp_graph_add_tensor(c->g, c->np->output[0], QP_DT_FLOAT32, 0, NULL, err);
-	if (out < 0)
-		return qp_err_prefix(err, "output '%s' of node '%s'", c->np->output[0], c->name);
-	c->node = qp_graph_add_node(c->g, c->name, op, n_in, ins, 1, &out, err);
+	for (i = 0; i < n_outputs; i++) {
+		const char *name = i < (int)c->np->n_output ? str_or_empty(c->np->output[i]) : "";
+		char *fresh = NULL;
+
+		if (!name[0]) {
+			char base[1100];
+
+			snprintf(base, sizeof base, "%.1000s_out%d", c->name, i);
+			fresh = qp_graph_unique_tensor_name(c->g, base);
+			if (!fresh)
+				return qp_err_set(err, "out of memory");
+			name = fresh;
+		}
+		/* Shape and dtype are placeholders until shape inference runs. */
+		outs[i] = qp_graph_add_tensor(c->g, name, QP_DT_FLOAT32, 0, NULL, err);
+		free(fresh);
+		if (outs[i] < 0)
+			return qp_err_prefix(err, "output %d of node '%s'", i, c->name);
+	}
+	c->node = qp_graph_add_node(c->g, c->name, op, n_in, ins, n_outputs, outs, err);
 	return c->node < 0 ? -1 : 0;
+}
+
+int onnx_emit_node(onnx_ctx *c, const char *op, qp_err *err)
+{
+	return onnx_emit_node_n(c, op, 1, err);
 }
 
 int onnx_alias_output(onnx_ctx *c, int t, qp_err *err)
@@ -370,19 +412,139 @@ static int fill_data(qp_tensor *t, const Onnx__TensorProto *tp, int64_t numel,
 			  t->name, (long long)numel);
 }
 
+/* ---- external data ---------------------------------------------------- */
+
+/* Parses a decimal key value of external_data; -1 when malformed. */
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+/* A location must stay inside the model's directory: relative, no "..". */
+static int safe_location(const char *loc)
+{
+	const char *p = loc;
+
+	if (!loc[0] || loc[0] == '/' || loc[0] == '\\')
+		return 0;
+	while (*p) {
+		size_t len = strcspn(p, "/\\");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return 0;
+		p += len;
+		if (*p)
+			p++;
+	}
+	return 1;
+}
+
+/* Reads tensor t's nbytes of data from the external file the TensorProto
+ * names (keys location, offset, length), relative to base_dir. */
+static int read_external(qp_tensor *t, const Onnx__TensorProto *tp,
+			 const char *base_dir, qp_err *err)
+{
+	const char *location = NULL, *off_s = NULL, *len_s = NULL;
+	uint64_t offset = 0, length = t->nbytes;
+	char path[4096];
+	FILE *f;
+	long size;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < tp->n_external_data; i++) {
+		const char *key = str_or_empty(tp->external_data[i]->key);
+		const char *value = tp->external_data[i]->value;
+
+		if (strcmp(key, "location") == 0)
+			location = value;
+		else if (strcmp(key, "offset") == 0)
+			off_s = value;
+		else if (strcmp(key, "length") == 0)
+			len_s = value;
+	}
+	if (!base_dir)
+		return qp_err_set(err, "tensor '%s' keeps its data in an external file; read the model from a path, not standard input",
+				  t->name);
+	if (!location)
+		return qp_err_set(err, "tensor '%s' has external data without a location", t->name);
+	if (!safe_location(location))
+		return qp_err_set(err, "tensor '%s': external data location '%s' must be a relative path inside the model's directory",
+				  t->name, location);
+	if ((off_s && parse_u64(off_s, &offset)) || (len_s && parse_u64(len_s, &length)))
+		return qp_err_set(err, "tensor '%s': external data offset '%s' / length '%s' is not a number",
+				  t->name, off_s ? off_s : "", len_s ? len_s : "");
+	if (length != t->nbytes)
+		return qp_err_set(err, "tensor '%s': external data length %llu, expected %zu bytes",
+				  t->name, (unsigned long long)length, t->nbytes);
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", base_dir, location) >= sizeof path)
+		return qp_err_set(err, "tensor '%s': external data path is too long", t->name);
+	f = fopen(path, "rb");
+	if (!f)
+		return qp_err_errno(err, "tensor '%s': external data file '%s'", t->name, location);
+	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0) {
+		qp_err_errno(err, "tensor '%s': external data file '%s'", t->name, location);
+		goto out;
+	}
+	if (offset > (uint64_t)size || length > (uint64_t)size - offset) {
+		qp_err_set(err, "tensor '%s': external data [%llu, %llu) is outside file '%s' of %ld bytes",
+			   t->name, (unsigned long long)offset,
+			   (unsigned long long)(offset + length), location, size);
+		goto out;
+	}
+	if (fseek(f, (long)offset, SEEK_SET) ||
+	    (length && fread(t->data, 1, (size_t)length, f) != (size_t)length)) {
+		qp_err_errno(err, "tensor '%s': reading external data file '%s'", t->name, location);
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
 int onnx_add_constant(qp_graph *g, const char *name,
 		      const Onnx__TensorProto *tp, int *index, qp_err *err)
+{
+	return onnx_add_constant_ext(g, name, tp, NULL, index, err);
+}
+
+int onnx_new_constant(qp_graph *g, const char *name, qp_dtype dt, int rank,
+		      const int64_t *dims, const void *data, qp_err *err)
+{
+	char *fresh = qp_graph_unique_tensor_name(g, name);
+	int t;
+
+	if (!fresh)
+		return qp_err_set(err, "out of memory");
+	t = qp_graph_add_tensor(g, fresh, dt, rank, dims, err);
+	free(fresh);
+	if (t < 0 || qp_tensor_alloc_data(&g->tensors[t], err))
+		return -1;
+	/* data NULL: the tensor stays zero-filled for the caller to set. */
+	if (data && g->tensors[t].nbytes)
+		memcpy(g->tensors[t].data, data, g->tensors[t].nbytes);
+	return t;
+}
+
+int onnx_add_constant_ext(qp_graph *g, const char *name,
+			  const Onnx__TensorProto *tp, const char *base_dir,
+			  int *index, qp_err *err)
 {
 	int64_t dims[QP_MAX_RANK], numel;
 	qp_dtype dt;
 	qp_tensor *t;
 	size_t i;
-	int ti;
+	int ti, external;
 
-	if (tp->has_data_location &&
-	    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-		return qp_err_set(err, "tensor '%s' keeps its data in an external file; external data is not supported yet",
-				  name);
+	external = tp->has_data_location &&
+		   tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
 	if (tp->segment)
 		return qp_err_set(err, "tensor '%s' is segmented; segmented tensors are not supported", name);
 	if (!tp->has_data_type || map_dtype(tp->data_type, &dt))
@@ -406,8 +568,11 @@ int onnx_add_constant(qp_graph *g, const char *name,
 		return qp_err_set(err, "tensor '%s' is too large", name);
 	if (qp_tensor_alloc_data(t, err))
 		return qp_err_prefix(err, "tensor '%s'", name);
-	if (fill_data(t, tp, numel, err))
+	if (external ? read_external(t, tp, base_dir, err) : fill_data(t, tp, numel, err))
 		return -1;
+	if (external && t->dtype == QP_DT_BOOL)
+		for (i = 0; i < (size_t)numel; i++)
+			((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
 	*index = ti;
 	return 0;
 }
@@ -568,30 +733,6 @@ static int op_supported(const Onnx__NodeProto *np)
 	return is_default_domain(np->domain) && onnx_op_find(str_or_empty(np->op_type));
 }
 
-/* PyTorch computes Reshape shapes with Shape -> Gather -> Concat; when an
- * unsupported op feeds a Reshape's shape, say what the real obstacle is. */
-static void note_computed_reshapes(const importer *im, qp_err *list)
-{
-	size_t i, j, k;
-
-	for (i = 0; i < im->graph->n_node; i++) {
-		const Onnx__NodeProto *np = im->graph->node[i];
-
-		if (!is_default_domain(np->domain) || strcmp(str_or_empty(np->op_type), "Reshape") ||
-		    np->n_input < 2)
-			continue;
-		for (j = 0; j < im->graph->n_node; j++) {
-			const Onnx__NodeProto *p = im->graph->node[j];
-
-			for (k = 0; k < p->n_output; k++)
-				if (strcmp(str_or_empty(p->output[k]), str_or_empty(np->input[1])) == 0 &&
-				    !op_supported(p))
-					qp_err_append(list, "reshape shape is not a constant (node '%s', op 'Reshape'); constant folding is not supported yet",
-						      im->node_names[i]);
-		}
-	}
-}
-
 /* Collect, then fail: one line per unsupported op type, with its first node
  * and how many nodes use it, so the user sees the whole job at once. */
 static int check_supported(importer *im, qp_err *err)
@@ -634,8 +775,6 @@ static int check_supported(importer *im, qp_err *err)
 					 " (first node '%s', %d nodes)", im->node_names[i], count);
 		}
 	}
-	if (bad)
-		note_computed_reshapes(im, &list);
 	return bad ? qp_err_set(err, "%s", list.msg) : 0;
 }
 
@@ -665,7 +804,7 @@ static int import_node(importer *im, size_t index, qp_err *err)
 	onnx_ctx c = {
 		.g = im->g, .graph = im->graph, .np = np,
 		.name = im->node_names[index], .op = str_or_empty(np->op_type),
-		.opset = im->opset, .node = -1, .priv = im,
+		.opset = im->opset, .node = -1, .base_dir = im->base_dir, .priv = im,
 	};
 	const onnx_op *row = onnx_op_find(c.op);
 	int i;
@@ -683,7 +822,7 @@ static int import_node(importer *im, size_t index, qp_err *err)
 	/* The IR keeps the inference form: extra outputs (MaxPool indices,
 	 * Dropout mask, BatchNormalization running statistics) must be
 	 * unused. */
-	for (i = 1; i < (int)np->n_output; i++)
+	for (i = 1; i < (int)np->n_output && !row->all_outputs; i++)
 		if (onnx_output_used(&c, i))
 			return onnx_node_err(&c, err, "output %d ('%s') is used; only the first output is supported",
 					     i, np->output[i]);
@@ -696,6 +835,14 @@ static int import_node(importer *im, size_t index, qp_err *err)
 			return onnx_node_err(&c, err, "no shape inference for IR op '%s'",
 					     im->g->nodes[c.node].op);
 		if (def->infer(im->g, c.node, err))
+			return -1;
+		/* Constant folding as we go: later nodes (Reshape's shape,
+		 * Slice's starts, ...) then see constants.  A graph output
+		 * must stay computed by a node. */
+		for (i = 0; i < (int)np->n_output; i++)
+			if (onnx_output_is_graph_output(&c, i))
+				return 0;
+		if (onnx_fold_node(im->g, c.node, &i, err))
 			return -1;
 	}
 	return 0;
@@ -807,8 +954,7 @@ static int build(importer *im, onnx_import_info *info, qp_err *err)
 		    add_graph_input(im, graph->input[i], info, err))
 			return -1;
 	for (i = 0; i < graph->n_initializer; i++)
-		if (onnx_add_constant(im->g, str_or_empty(graph->initializer[i]->name),
-				      graph->initializer[i], &t, err))
+		if (onnx_pb_add_initializer(im->src, i, im->g, im->base_dir, &t, err))
 			return -1;
 	if (graph->n_sparse_initializer)
 		return qp_err_set(err, "sparse initializers are not supported");
@@ -816,8 +962,13 @@ static int build(importer *im, onnx_import_info *info, qp_err *err)
 		return qp_err_set(err, "the graph has no inputs (every input is an initializer)");
 	if (import_nodes(im, err) || add_graph_outputs(im, err))
 		return -1;
-	qp_graph_drop_unused_tensors(im->g);   /* e.g. unused initializers */
-	if (qp_graph_infer_shapes(im->g, err) || qp_graph_toposort(im->g, err))
+	/* Import passes (constant folding already ran node by node): dead
+	 * nodes (e.g. what fed a folded Shape) and unused tensors go, shapes
+	 * are inferred once more over the final graph, then zero Pads fold
+	 * into the Conv/pool after them. */
+	onnx_remove_dead(im->g, NULL);
+	if (qp_graph_toposort(im->g, err) || qp_graph_infer_shapes(im->g, err) ||
+	    onnx_fold_pads(im->g, NULL, err))
 		return -1;
 	return 0;
 }
@@ -825,15 +976,70 @@ static int build(importer *im, onnx_import_info *info, qp_err *err)
 int onnx_import(const void *buf, size_t len, qp_graph **out,
 		onnx_import_info *info, qp_err *err)
 {
-	Onnx__ModelProto *model;
-	importer im = {0};
-	int rc = -1, i;
+	return onnx_import_ex(buf, len, NULL, out, info, err);
+}
+
+/* ONNX's protobuf encoding cannot exceed 2 GiB. */
+#define MODEL_LIMIT ((size_t)2 << 30)
+
+static int import_model(onnx_pb_file *src, const char *base_dir,
+			qp_graph **out, onnx_import_info *info, qp_err *err);
+
+int onnx_import_file(const char *path, qp_graph **out, onnx_import_info *info,
+		     qp_err *err)
+{
+	char *dir = NULL, *slash;
+	onnx_pb_file *src;
+	int rc;
 
 	*out = NULL;
 	memset(info, 0, sizeof *info);
-	model = onnx__model_proto__unpack(NULL, len, buf);
-	if (!model)
-		return qp_err_set(err, "not a valid ONNX model (protobuf parse failed)");
+	/* Mapped and read initializer by initializer (pbstream.h), so the
+	 * model's bytes are never held twice. */
+	if (onnx_pb_open(path, MODEL_LIMIT, &src, err))
+		return -1;
+	if (!qp_is_stdio(path)) {
+		dir = strdup(path);
+		if (!dir) {
+			onnx_pb_close(src);
+			return qp_err_set(err, "out of memory");
+		}
+		slash = strrchr(dir, '/');
+		if (slash == dir)
+			dir[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			strcpy(dir, ".");
+	}
+	rc = import_model(src, dir, out, info, err);
+	onnx_pb_close(src);
+	free(dir);
+	return rc;
+}
+
+int onnx_import_ex(const void *buf, size_t len, const char *base_dir,
+		   qp_graph **out, onnx_import_info *info, qp_err *err)
+{
+	onnx_pb_file *src;
+	int rc;
+
+	*out = NULL;
+	memset(info, 0, sizeof *info);
+	if (onnx_pb_open_mem(buf, len, &src, err))
+		return -1;
+	rc = import_model(src, base_dir, out, info, err);
+	onnx_pb_close(src);
+	return rc;
+}
+
+static int import_model(onnx_pb_file *src, const char *base_dir,
+			qp_graph **out, onnx_import_info *info, qp_err *err)
+{
+	const Onnx__ModelProto *model = onnx_pb_model(src);
+	importer im = {0};
+	int rc = -1, i;
+
 	if (!model->graph) {
 		qp_err_set(err, "not a valid ONNX model (no graph)");
 		goto out;
@@ -842,6 +1048,8 @@ int onnx_import(const void *buf, size_t len, qp_graph **out,
 		goto out;
 	info->opset = im.opset;
 	im.graph = model->graph;
+	im.base_dir = base_dir;
+	im.src = src;
 	im.g = qp_graph_new();
 	if (!im.g) {
 		qp_err_set(err, "out of memory");
@@ -861,6 +1069,5 @@ out:
 		free(im.aliases[i].name);
 	free(im.aliases);
 	qp_graph_free(im.g);
-	onnx__model_proto__free_unpacked(model, NULL);
 	return rc;
 }

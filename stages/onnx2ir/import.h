@@ -26,9 +26,20 @@ typedef struct onnx_import_info {
 } onnx_import_info;
 
 /* Parses an ONNX model held in memory and builds a verified, shape-inferred,
- * topologically sorted graph.  Messages do not include the file name. */
+ * topologically sorted graph.  Messages do not include the file name.
+ * Tensors with external data are refused (there is no directory to read
+ * them from); onnx_import_file resolves them. */
 int onnx_import(const void *buf, size_t len, qp_graph **out,
 		onnx_import_info *info, qp_err *err);
+/* The same with external data files read relative to base_dir (NULL: no
+ * external data allowed). */
+int onnx_import_ex(const void *buf, size_t len, const char *base_dir,
+		   qp_graph **out, onnx_import_info *info, qp_err *err);
+/* Loads the model at path ("-" or NULL: standard input) and imports it;
+ * external data files are read from the model's directory.  All model
+ * loading happens here, so a streaming reader can replace it in one place. */
+int onnx_import_file(const char *path, qp_graph **out, onnx_import_info *info,
+		     qp_err *err);
 
 /* ---- for the op table (ops.c) ------------------------------------------ */
 
@@ -41,6 +52,7 @@ typedef struct onnx_ctx {
 	const char *op;     /* ONNX op_type */
 	int opset;
 	int node;           /* IR node index once onnx_emit_node added it; -1 before */
+	const char *base_dir; /* external data directory; NULL: none allowed */
 	void *priv;         /* import.c's state (name aliases) */
 } onnx_ctx;
 
@@ -52,6 +64,7 @@ typedef struct onnx_op {
 	int max_outputs;           /* outputs past the first must be absent or unused */
 	const char *attrs;         /* accepted ONNX attributes, space separated */
 	onnx_import_fn import;     /* adds the node(s), sets IR attributes */
+	int all_outputs;           /* 1: every output is an IR output (Split, TopK) */
 } onnx_op;
 
 /* NULL-name-terminated; ops.c. */
@@ -87,11 +100,40 @@ int onnx_output_used(const onnx_ctx *c, int i);
 /* Adds the IR node op with the ONNX node's inputs and its first output
  * (further outputs must have been checked unused); sets c->node. */
 int onnx_emit_node(onnx_ctx *c, const char *op, qp_err *err);
+/* The same with the node's first n_outputs outputs (Split, TopK); an
+ * unnamed one gets a fresh name. */
+int onnx_emit_node_n(onnx_ctx *c, const char *op, int n_outputs, qp_err *err);
+/* True when the node's output i is a graph output. */
+int onnx_output_is_graph_output(const onnx_ctx *c, int i);
 /* Makes the node's output 0 another name for tensor t (pass-through ops). */
 int onnx_alias_output(onnx_ctx *c, int t, qp_err *err);
 /* Adds a constant tensor called name from a TensorProto; returns its index
  * in *index. */
 int onnx_add_constant(qp_graph *g, const char *name,
 		      const Onnx__TensorProto *tp, int *index, qp_err *err);
+/* The same, reading external data (data_location EXTERNAL) from files
+ * relative to base_dir (NULL: refused).  Locations must be relative paths
+ * without "..", and offset/length must lie inside the file. */
+int onnx_add_constant_ext(qp_graph *g, const char *name,
+			  const Onnx__TensorProto *tp, const char *base_dir,
+			  int *index, qp_err *err);
+/* Adds a constant tensor called name (a fresh name when taken) with the
+ * given dtype, shape and data (copied); returns its index or -1. */
+int onnx_new_constant(qp_graph *g, const char *name, qp_dtype dt, int rank,
+		      const int64_t *dims, const void *data, qp_err *err);
+
+/* ---- import passes (fold.c) ---------------------------------------------- */
+
+/* Constant folding of one node: when every input is a constant, runs the
+ * interpreter's kernel now, makes the outputs constants and removes the
+ * node.  *folded tells whether it did.  Outputs larger than a limit stay
+ * computed at run time (folding must not blow up the file). */
+int onnx_fold_node(qp_graph *g, int node, int *folded, qp_err *err);
+/* Removes nodes none of whose outputs is used (by a node or as a graph
+ * output), repeatedly, then drops unused tensors. */
+void onnx_remove_dead(qp_graph *g, int *count);
+/* Folds a constant-zero Pad of spatial axes into the Conv, AveragePool or
+ * MaxPool it feeds when the result is the same (docs/man/onnx2ir.md). */
+int onnx_fold_pads(qp_graph *g, int *count, qp_err *err);
 
 #endif

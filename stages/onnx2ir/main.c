@@ -27,9 +27,6 @@ static const qp_cli cli = {
 		  "dimensions are an error. Every unsupported op is listed, one line each.\n",
 };
 
-/* ONNX's protobuf encoding cannot exceed 2 GiB. */
-#define MODEL_LIMIT ((size_t)2 << 30)
-
 int main(int argc, char **argv)
 {
 	const char *out_path = NULL, *model_path = "-", *arg;
@@ -38,8 +35,6 @@ int main(int argc, char **argv)
 	int quiet = 0, first, c;
 	qp_graph *g = NULL;
 	qp_err err = {{0}};
-	size_t len;
-	void *buf;
 
 	/* getopt permutes argv; the history records it as typed. */
 	argv_copy = malloc((size_t)(argc + 1) * sizeof *argv_copy);
@@ -63,11 +58,8 @@ int main(int argc, char **argv)
 	if (qp_is_stdio(out_path) && isatty(STDOUT_FILENO))
 		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or a pipe");
 
-	if (qp_read_all(model_path, &buf, &len, MODEL_LIMIT, &err))
+	if (onnx_import_file(model_path, &g, &info, &err))
 		qp_die_err(model_path, &err);
-	if (onnx_import(buf, len, &g, &info, &err))
-		qp_die_err(model_path, &err);
-	free(buf);
 	if (!quiet && info.warnings.msg[0]) {
 		const char *line = info.warnings.msg, *nl;
 

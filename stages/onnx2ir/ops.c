@@ -9,6 +9,8 @@
  * Constant nodes become constant tensors.  Attribute semantics follow the
  * ONNX operator specification, opsets 13 to 20.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +52,13 @@ static int copy_attrs(onnx_ctx *c, qp_err *err)
 			if (onnx_attr_float(c, name, 0, &fv, err))
 				return -1;
 			if (qp_node_set_float(node_of(c), name, fv))
+				return oom(err);
+		} else if (onnx_attr_type(a) == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING) {
+			char buf[256];
+
+			if (onnx_attr_string(c, name, "", buf, sizeof buf, err))
+				return -1;
+			if (qp_node_set_string(node_of(c), name, buf))
 				return oom(err);
 		} else if (onnx_attr_type(a) == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS) {
 			if (onnx_attr_ints(c, name, ints, 64, &n, err))
@@ -298,8 +307,8 @@ static int import_reshape(onnx_ctx *c, qp_err *err)
 	int64_t allowzero;
 
 	if (!shape->data)
-		return qp_err_set(err, "reshape shape is not a constant (node '%s', op '%s'); constant folding is not supported yet",
-				  c->name, c->op);
+		return onnx_node_err(c, err, "shape '%s' is not a constant, even after constant folding",
+				     shape->name);
 	if (shape->dtype != QP_DT_INT64 || shape->rank != 1)
 		return onnx_node_err(c, err, "shape '%s' must be a 1-D int64 tensor", shape->name);
 	if (onnx_attr_int(c, "allowzero", 0, &allowzero, err) || onnx_emit_node(c, "Reshape", err))
@@ -324,9 +333,27 @@ static int import_batchnorm(onnx_ctx *c, qp_err *err)
 	return qp_node_set_float(node_of(c), "epsilon", eps) ? oom(err) : 0;
 }
 
+/* Pass-through: the output becomes another name for the input, so the
+ * node disappears.  A graph output keeps its own name, so there an IR
+ * Identity node stays (lower turns it into a reshape-like copy). */
+static int pass_through(onnx_ctx *c, qp_err *err)
+{
+	if (onnx_output_is_graph_output(c, 0)) {
+		int keep_inputs = 1;
+		const char *op = "Identity";
+
+		/* Emit with input 0 only (Dropout's ratio/training_mode go). */
+		if (onnx_emit_node(c, op, err))
+			return -1;
+		node_of(c)->n_inputs = keep_inputs;
+		return 0;
+	}
+	return onnx_alias_output(c, onnx_input(c, 0), err);
+}
+
 static int import_identity(onnx_ctx *c, qp_err *err)
 {
-	return onnx_alias_output(c, onnx_input(c, 0), err);
+	return pass_through(c, err);
 }
 
 /* In inference Dropout passes its input through; a training_mode input
@@ -343,7 +370,7 @@ static int import_dropout(onnx_ctx *c, qp_err *err)
 			return onnx_node_err(c, err, "training_mode '%s' is not a constant false; only inference is supported",
 					     t->name);
 	}
-	return onnx_alias_output(c, onnx_input(c, 0), err);
+	return pass_through(c, err);
 }
 
 /* A Constant node becomes a constant tensor named like its output. */
@@ -364,7 +391,7 @@ static int import_constant(onnx_ctx *c, qp_err *err)
 	if (strcmp(name, "value") == 0) {
 		if (!a->t)
 			return onnx_node_err(c, err, "attribute 'value' must be a tensor");
-		if (onnx_add_constant(c->g, c->np->output[0], a->t, &t, err))
+		if (onnx_add_constant_ext(c->g, c->np->output[0], a->t, c->base_dir, &t, err))
 			return qp_err_prefix(err, "node '%s'", c->name);
 		return 0;
 	} else if (strcmp(name, "value_float") == 0) {
@@ -407,28 +434,670 @@ static int import_constant(onnx_ctx *c, qp_err *err)
 	return onnx_add_constant(c->g, c->np->output[0], &tp, &t, err);
 }
 
-/* name, inputs min..max, outputs max, accepted attributes, import. */
+/* ---- helpers for inputs that became attributes ---------------------------- */
+
+/* Input i as constant integers (int64 or int32), at most max values;
+ * *present 0 when the input is omitted. */
+static int const_ints(onnx_ctx *c, int i, const char *what, int64_t *out,
+		      int max, int *n, int *present, qp_err *err)
+{
+	int ti = onnx_input(c, i);
+	const qp_tensor *t;
+	int64_t numel, k;
+
+	*n = 0;
+	if (present)
+		*present = ti >= 0;
+	if (ti < 0) {
+		if (!present)
+			return onnx_node_err(c, err, "input '%s' is missing", what);
+		return 0;
+	}
+	t = &c->g->tensors[ti];
+	if (!t->data)
+		return onnx_node_err(c, err, "%s '%s' is not a constant, even after constant folding",
+				     what, t->name);
+	if (t->dtype != QP_DT_INT64 && t->dtype != QP_DT_INT32)
+		return onnx_node_err(c, err, "%s '%s' has dtype %s, expected int64",
+				     what, t->name, qp_dtype_name(t->dtype));
+	if (t->rank > 1)
+		return onnx_node_err(c, err, "%s '%s' has rank %d, expected 1", what, t->name, t->rank);
+	numel = qp_tensor_numel(t);
+	if (numel > max)
+		return onnx_node_err(c, err, "%s '%s' has %lld values, at most %d expected",
+				     what, t->name, (long long)numel, max);
+	for (k = 0; k < numel; k++)
+		out[k] = t->dtype == QP_DT_INT64 ? ((const int64_t *)t->data)[k]
+						 : ((const int32_t *)t->data)[k];
+	*n = (int)numel;
+	return 0;
+}
+
+/* Input i as constant floats (float32); same conventions. */
+static int const_floats(onnx_ctx *c, int i, const char *what, float *out,
+			int max, int *n, qp_err *err)
+{
+	int ti = onnx_input(c, i);
+	const qp_tensor *t;
+	int64_t numel;
+
+	*n = 0;
+	if (ti < 0)
+		return 0;
+	t = &c->g->tensors[ti];
+	if (!t->data)
+		return onnx_node_err(c, err, "%s '%s' is not a constant, even after constant folding",
+				     what, t->name);
+	if (t->dtype != QP_DT_FLOAT32)
+		return onnx_node_err(c, err, "%s '%s' has dtype %s, expected float",
+				     what, t->name, qp_dtype_name(t->dtype));
+	numel = qp_tensor_numel(t);
+	if (numel > max)
+		return onnx_node_err(c, err, "%s '%s' has %lld values, at most %d expected",
+				     what, t->name, (long long)numel, max);
+	memcpy(out, t->data, (size_t)numel * sizeof *out);
+	*n = (int)numel;
+	return 0;
+}
+
+/* Normalizes axis into [0, rank). */
+static int norm_axis(onnx_ctx *c, int64_t axis, int rank, int64_t *out, qp_err *err)
+{
+	if (axis < -rank || axis >= rank)
+		return onnx_node_err(c, err, "axis %lld is outside [%d, %d)", (long long)axis, -rank, rank);
+	*out = axis < 0 ? axis + rank : axis;
+	return 0;
+}
+
+/* Emits the node with input 0 only (the others became attributes). */
+static int emit_x_only(onnx_ctx *c, const char *op, qp_err *err)
+{
+	if (onnx_emit_node(c, op, err))
+		return -1;
+	node_of(c)->n_inputs = 1;
+	return 0;
+}
+
+/* ---- ConvTranspose ------------------------------------------------------- */
+
+/* ONNX: out = stride (in - 1) + output_padding + (k - 1) d + 1 - pads.
+ * output_shape or auto_pad SAME_* fix out and leave the total padding to
+ * compute; the IR keeps explicit pads and output_padding only. */
+static int import_convtranspose(onnx_ctx *c, qp_err *err)
+{
+	const qp_tensor *x = tensor_of(c, 0), *wt = tensor_of(c, 1);
+	int64_t st[MAX_SPATIAL], dil[MAX_SPATIAL], pads[2 * MAX_SPATIAL], opad[MAX_SPATIAL];
+	int64_t oshape[QP_MAX_RANK], group;
+	char auto_pad[32];
+	int s, i, n_os;
+
+	if ((s = spatial_rank(c, x, err)) < 0)
+		return -1;
+	if (wt->rank != x->rank)
+		return onnx_node_err(c, err, "weight '%s' has rank %d, input rank is %d",
+				     wt->name, wt->rank, x->rank);
+	if (read_axis_list(c, "strides", st, s, 1, 1, err) ||
+	    read_axis_list(c, "dilations", dil, s, 1, 1, err) ||
+	    read_axis_list(c, "pads", pads, 2 * s, 0, 0, err) ||
+	    read_axis_list(c, "output_padding", opad, s, 0, 0, err) ||
+	    onnx_attr_ints(c, "output_shape", oshape, QP_MAX_RANK, &n_os, err) ||
+	    onnx_attr_string(c, "auto_pad", "NOTSET", auto_pad, sizeof auto_pad, err) ||
+	    onnx_attr_int(c, "group", 1, &group, err))
+		return -1;
+	if (strcmp(auto_pad, "NOTSET") && strcmp(auto_pad, "VALID") &&
+	    strcmp(auto_pad, "SAME_UPPER") && strcmp(auto_pad, "SAME_LOWER"))
+		return onnx_node_err(c, err, "unknown auto_pad '%s'", auto_pad);
+	if (n_os == s + 2) {     /* full shape given: keep the spatial part */
+		for (i = 0; i < s; i++)
+			oshape[i] = oshape[i + 2];
+		n_os = s;
+	}
+	if (n_os && n_os != s)
+		return onnx_node_err(c, err, "attribute 'output_shape' has %d values, expected %d", n_os, s);
+	if (!n_os && !strncmp(auto_pad, "SAME", 4)) {
+		for (i = 0; i < s; i++)
+			oshape[i] = x->dims[2 + i] * st[i];
+		n_os = s;
+	}
+	if (!strcmp(auto_pad, "VALID"))
+		for (i = 0; i < 2 * s; i++)
+			pads[i] = 0;
+	for (i = 0; i < n_os; i++) {
+		int64_t total = st[i] * (x->dims[2 + i] - 1) + opad[i] +
+				(wt->dims[2 + i] - 1) * dil[i] + 1 - oshape[i];
+
+		if (total < 0) {   /* the output is larger: extra output_padding */
+			opad[i] -= total;
+			total = 0;
+		}
+		if (!strcmp(auto_pad, "SAME_UPPER")) {
+			pads[i] = total / 2;
+			pads[s + i] = total - total / 2;
+		} else {
+			pads[i] = total - total / 2;
+			pads[s + i] = total / 2;
+		}
+	}
+	if (onnx_emit_node(c, "ConvTranspose", err))
+		return -1;
+	if (qp_node_set_ints(node_of(c), "strides", s, st) ||
+	    qp_node_set_ints(node_of(c), "dilations", s, dil) ||
+	    qp_node_set_ints(node_of(c), "pads", 2 * s, pads) ||
+	    qp_node_set_ints(node_of(c), "output_padding", s, opad) ||
+	    qp_node_set_int(node_of(c), "group", group))
+		return oom(err);
+	return 0;
+}
+
+/* ---- shape-changing ops whose inputs became attributes -------------------- */
+
+/* Split: sizes from the split input (opset 13+), else num_outputs (opset
+ * 18: ceil(dim / n) each, the last one smaller) or the output count (equal
+ * parts).  The IR always has "split" filled. */
+static int import_split(onnx_ctx *c, qp_err *err)
+{
+	const qp_tensor *x = tensor_of(c, 0);
+	int64_t axis, split[16], num, sum = 0, dim;
+	int n_split, present, n_out = (int)c->np->n_output, i;
+
+	if (onnx_attr_int(c, "axis", 0, &axis, err) || norm_axis(c, axis, x->rank, &axis, err) ||
+	    const_ints(c, 1, "split", split, 16, &n_split, &present, err) ||
+	    onnx_attr_int(c, "num_outputs", n_out, &num, err))
+		return -1;
+	if (n_out > 16)
+		return onnx_node_err(c, err, "has %d outputs, at most 16 are supported", n_out);
+	dim = x->dims[axis];
+	if (present) {
+		if (n_split != n_out)
+			return onnx_node_err(c, err, "split has %d sizes for %d outputs", n_split, n_out);
+	} else {
+		int64_t part;
+
+		if (num != n_out)
+			return onnx_node_err(c, err, "num_outputs %lld differs from the %d outputs",
+					     (long long)num, n_out);
+		part = (dim + n_out - 1) / n_out;
+		if (c->opset < 18 && dim % n_out)
+			return onnx_node_err(c, err, "axis size %lld does not split evenly into %d outputs",
+					     (long long)dim, n_out);
+		for (i = 0; i < n_out; i++) {
+			split[i] = dim - sum < part ? dim - sum : part;
+			sum += split[i];
+		}
+		n_split = n_out;
+		sum = 0;
+	}
+	for (i = 0; i < n_split; i++) {
+		if (split[i] < 0)
+			return onnx_node_err(c, err, "split size %lld is negative", (long long)split[i]);
+		sum += split[i];
+	}
+	if (sum != dim)
+		return onnx_node_err(c, err, "split sizes add up to %lld, axis %lld has %lld",
+				     (long long)sum, (long long)axis, (long long)dim);
+	if (onnx_emit_node_n(c, "Split", n_out, err))
+		return -1;
+	node_of(c)->n_inputs = 1;
+	if (qp_node_set_int(node_of(c), "axis", axis) ||
+	    qp_node_set_ints(node_of(c), "split", n_split, split))
+		return oom(err);
+	return 0;
+}
+
+/* Squeeze/Unsqueeze: axes from input 1 (opset 13+).  Squeeze without axes
+ * removes every axis of size 1; the IR lists them. */
+static int import_squeeze(onnx_ctx *c, qp_err *err)
+{
+	const qp_tensor *x = tensor_of(c, 0);
+	int is_un = strcmp(c->op, "Unsqueeze") == 0;
+	int64_t axes[QP_MAX_RANK];
+	int n, present, i;
+
+	if (const_ints(c, 1, "axes", axes, QP_MAX_RANK, &n, is_un ? NULL : &present, err))
+		return -1;
+	if (!is_un && !present)
+		for (i = 0, n = 0; i < x->rank; i++)
+			if (x->dims[i] == 1)
+				axes[n++] = i;
+	if (emit_x_only(c, c->op, err))
+		return -1;
+	return qp_node_set_ints(node_of(c), "axes", n, axes) ? oom(err) : 0;
+}
+
+/* Slice: starts, ends, axes, steps inputs -> attributes, all filled.
+ * Values beyond the axis (INT64_MAX for "to the end") are clamped to
+ * [-dim-1, dim], which keeps ONNX's meaning and fits the IR's ±2^53. */
+static int import_slice(onnx_ctx *c, qp_err *err)
+{
+	const qp_tensor *x = tensor_of(c, 0);
+	int64_t st[QP_MAX_RANK], en[QP_MAX_RANK], ax[QP_MAX_RANK], sp[QP_MAX_RANK];
+	int ns, ne, na, nst, pa, ps, i;
+
+	if (const_ints(c, 1, "starts", st, QP_MAX_RANK, &ns, NULL, err) ||
+	    const_ints(c, 2, "ends", en, QP_MAX_RANK, &ne, NULL, err) ||
+	    const_ints(c, 3, "axes", ax, QP_MAX_RANK, &na, &pa, err) ||
+	    const_ints(c, 4, "steps", sp, QP_MAX_RANK, &nst, &ps, err))
+		return -1;
+	if (ne != ns || (pa && na != ns) || (ps && nst != ns))
+		return onnx_node_err(c, err, "starts, ends, axes and steps differ in length");
+	for (i = 0; i < ns; i++) {
+		int64_t dim;
+
+		if (!pa)
+			ax[i] = i;
+		if (!ps)
+			sp[i] = 1;
+		if (norm_axis(c, ax[i], x->rank, &ax[i], err))
+			return -1;
+		if (sp[i] == 0)
+			return onnx_node_err(c, err, "step 0 on axis %lld", (long long)ax[i]);
+		dim = x->dims[ax[i]];
+		st[i] = st[i] > dim ? dim : st[i] < -dim - 1 ? -dim - 1 : st[i];
+		en[i] = en[i] > dim ? dim : en[i] < -dim - 1 ? -dim - 1 : en[i];
+	}
+	if (emit_x_only(c, "Slice", err))
+		return -1;
+	if (qp_node_set_ints(node_of(c), "starts", ns, st) ||
+	    qp_node_set_ints(node_of(c), "ends", ns, en) ||
+	    qp_node_set_ints(node_of(c), "axes", ns, ax) ||
+	    qp_node_set_ints(node_of(c), "steps", ns, sp))
+		return oom(err);
+	return 0;
+}
+
+/* Pad: pads (and opset 18 axes) inputs -> full-rank "pads" attribute,
+ * constant_value -> "value" float, "mode" written out. */
+static int import_pad(onnx_ctx *c, qp_err *err)
+{
+	const qp_tensor *x = tensor_of(c, 0);
+	int64_t pads_in[2 * QP_MAX_RANK], axes[QP_MAX_RANK], pads[2 * QP_MAX_RANK] = {0};
+	int np_, na, pa, i, r = x->rank, vt = onnx_input(c, 2);
+	char mode[32];
+	float value = 0;
+
+	if (onnx_attr_string(c, "mode", "constant", mode, sizeof mode, err) ||
+	    const_ints(c, 1, "pads", pads_in, 2 * QP_MAX_RANK, &np_, NULL, err) ||
+	    const_ints(c, 3, "axes", axes, QP_MAX_RANK, &na, &pa, err))
+		return -1;
+	if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge"))
+		return onnx_node_err(c, err, "mode '%s' is not supported (constant, reflect, edge)", mode);
+	if (!pa) {
+		na = r;
+		for (i = 0; i < r; i++)
+			axes[i] = i;
+	}
+	if (np_ != 2 * na)
+		return onnx_node_err(c, err, "pads has %d values, expected %d", np_, 2 * na);
+	for (i = 0; i < na; i++) {
+		if (norm_axis(c, axes[i], r, &axes[i], err))
+			return -1;
+		pads[axes[i]] = pads_in[i];
+		pads[r + axes[i]] = pads_in[na + i];
+	}
+	if (vt >= 0) {
+		const qp_tensor *v = &c->g->tensors[vt];
+
+		if (!v->data || qp_tensor_numel(v) != 1)
+			return onnx_node_err(c, err, "constant_value '%s' must be a constant scalar", v->name);
+		switch (v->dtype) {
+		case QP_DT_FLOAT32: value = *(const float *)v->data; break;
+		case QP_DT_INT64: value = (float)*(const int64_t *)v->data; break;
+		case QP_DT_INT32: value = (float)*(const int32_t *)v->data; break;
+		case QP_DT_INT8: value = *(const int8_t *)v->data; break;
+		case QP_DT_UINT8: value = *(const uint8_t *)v->data; break;
+		default:
+			return onnx_node_err(c, err, "constant_value '%s' has dtype %s",
+					     v->name, qp_dtype_name(v->dtype));
+		}
+	}
+	if (emit_x_only(c, "Pad", err))
+		return -1;
+	if (qp_node_set_ints(node_of(c), "pads", 2 * r, pads) ||
+	    qp_node_set_float(node_of(c), "value", value) ||
+	    qp_node_set_string(node_of(c), "mode", mode))
+		return oom(err);
+	return 0;
+}
+
+/* Resize: roi/scales/sizes inputs and the opset 18 axes and
+ * keep_aspect_ratio_policy become "sizes" (the full output shape) and,
+ * when the model gave scales or the aspect policy fixed one, "scales" (one
+ * per axis, used by the coordinate transformation as ONNX does). */
+static int import_resize(onnx_ctx *c, qp_err *err)
+{
+	const qp_tensor *x = tensor_of(c, 0);
+	int64_t sizes_in[QP_MAX_RANK], axes[QP_MAX_RANK], sizes[QP_MAX_RANK];
+	float scales_in[QP_MAX_RANK], scales[QP_MAX_RANK];
+	int n_sizes, n_scales, n_axes, i, r = x->rank, use_scales = 0;
+	int64_t antialias;
+	char policy[32], ctm[64];
+	static const char *const copied[] = {
+		"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a",
+		"exclude_outside", "extrapolation_value",
+	};
+	size_t k;
+
+	if (onnx_attr_int(c, "antialias", 0, &antialias, err) ||
+	    onnx_attr_string(c, "keep_aspect_ratio_policy", "stretch", policy, sizeof policy, err) ||
+	    onnx_attr_string(c, "coordinate_transformation_mode", "half_pixel", ctm, sizeof ctm, err) ||
+	    onnx_attr_ints(c, "axes", axes, QP_MAX_RANK, &n_axes, err) ||
+	    const_floats(c, 2, "scales", scales_in, QP_MAX_RANK, &n_scales, err) ||
+	    const_ints(c, 3, "sizes", sizes_in, QP_MAX_RANK, &n_sizes, &i, err))
+		return -1;
+	if (antialias != 0)
+		return onnx_node_err(c, err, "antialias %lld is not supported", (long long)antialias);
+	if (!strcmp(ctm, "tf_crop_and_resize"))
+		return onnx_node_err(c, err, "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
+	if (strcmp(policy, "stretch") && strcmp(policy, "not_larger") && strcmp(policy, "not_smaller"))
+		return onnx_node_err(c, err, "unknown keep_aspect_ratio_policy '%s'", policy);
+	if (!n_axes) {
+		n_axes = r;
+		for (i = 0; i < r; i++)
+			axes[i] = i;
+	}
+	for (i = 0; i < n_axes; i++)
+		if (norm_axis(c, axes[i], r, &axes[i], err))
+			return -1;
+	if ((n_scales > 0) == (n_sizes > 0))
+		return onnx_node_err(c, err, "exactly one of scales and sizes must be given");
+	for (i = 0; i < r; i++) {
+		sizes[i] = x->dims[i];
+		scales[i] = 1.0f;
+	}
+	if (n_scales) {
+		if (n_scales != n_axes)
+			return onnx_node_err(c, err, "scales has %d values, expected %d", n_scales, n_axes);
+		for (i = 0; i < n_axes; i++) {
+			if (!(scales_in[i] > 0))
+				return onnx_node_err(c, err, "scale %g is not positive", scales_in[i]);
+			scales[axes[i]] = scales_in[i];
+			sizes[axes[i]] = (int64_t)floor((double)x->dims[axes[i]] * scales_in[i]);
+		}
+		use_scales = 1;
+	} else {
+		if (n_sizes != n_axes)
+			return onnx_node_err(c, err, "sizes has %d values, expected %d", n_sizes, n_axes);
+		if (strcmp(policy, "stretch")) {
+			double scale = 0;
+
+			for (i = 0; i < n_axes; i++) {
+				double si = (double)sizes_in[i] / (double)x->dims[axes[i]];
+
+				if (i == 0 || (policy[4] == 'l' ? si < scale : si > scale))
+					scale = si;
+			}
+			for (i = 0; i < n_axes; i++) {
+				scales[axes[i]] = (float)scale;
+				sizes[axes[i]] = (int64_t)floor(scale * (double)x->dims[axes[i]] + 0.5);
+			}
+			use_scales = 1;
+		} else {
+			for (i = 0; i < n_axes; i++)
+				sizes[axes[i]] = sizes_in[i];
+		}
+	}
+	for (i = 0; i < r; i++)
+		if (sizes[i] < 1)
+			return onnx_node_err(c, err, "output size %lld along axis %d is not positive",
+					     (long long)sizes[i], i);
+	if (emit_x_only(c, "Resize", err))
+		return -1;
+	if (qp_node_set_ints(node_of(c), "sizes", r, sizes) ||
+	    (use_scales && qp_node_set_floats(node_of(c), "scales", r, scales)))
+		return oom(err);
+	for (k = 0; k < sizeof copied / sizeof copied[0]; k++) {
+		const Onnx__AttributeProto *a = onnx_attr(c, copied[k]);
+		char buf[64];
+		int64_t iv;
+		float fv;
+
+		if (!a)
+			continue;
+		if (onnx_attr_type(a) == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING) {
+			if (onnx_attr_string(c, copied[k], "", buf, sizeof buf, err))
+				return -1;
+			if (qp_node_set_string(node_of(c), copied[k], buf))
+				return oom(err);
+		} else if (onnx_attr_type(a) == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) {
+			if (onnx_attr_float(c, copied[k], 0, &fv, err))
+				return -1;
+			if (qp_node_set_float(node_of(c), copied[k], fv))
+				return oom(err);
+		} else {
+			if (onnx_attr_int(c, copied[k], 0, &iv, err))
+				return -1;
+			if (qp_node_set_int(node_of(c), copied[k], iv))
+				return oom(err);
+		}
+	}
+	return 0;
+}
+
+static int import_upsample(onnx_ctx *c, qp_err *err)
+{
+	return onnx_node_err(c, err, "Upsample is deprecated and not part of opsets 13 to 20; export the model with Resize");
+}
+
+/* Reduce*: axes is an input from opset 13 (ReduceSum) or 18 (the others),
+ * an attribute before; the IR always has the attribute (absent = all axes,
+ * or none with noop_with_empty_axes). */
+static int import_reduce(onnx_ctx *c, qp_err *err)
+{
+	int64_t axes[QP_MAX_RANK], keep, noop;
+	int n = 0, present = 0;
+	int input_form = !strcmp(c->op, "ReduceSum") ? c->opset >= 13 : c->opset >= 18;
+
+	if (input_form) {
+		if (onnx_attr(c, "axes"))
+			return onnx_node_err(c, err, "attribute 'axes' is not part of opset %d; axes is an input",
+					     c->opset);
+		if (const_ints(c, 1, "axes", axes, QP_MAX_RANK, &n, &present, err))
+			return -1;
+	} else {
+		if (c->np->n_input > 1)
+			return onnx_node_err(c, err, "axes is an attribute in opset %d, not an input", c->opset);
+		if (onnx_attr_ints(c, "axes", axes, QP_MAX_RANK, &n, err))
+			return -1;
+	}
+	if (onnx_attr_int(c, "keepdims", 1, &keep, err) ||
+	    onnx_attr_int(c, "noop_with_empty_axes", 0, &noop, err) || emit_x_only(c, c->op, err))
+		return -1;
+	if ((n && qp_node_set_ints(node_of(c), "axes", n, axes)) ||
+	    qp_node_set_int(node_of(c), "keepdims", keep) ||
+	    (noop && qp_node_set_int(node_of(c), "noop_with_empty_axes", noop)))
+		return oom(err);
+	return 0;
+}
+
+static const char *ir_dtype_of_onnx(int64_t t)
+{
+	switch (t) {
+	case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: return "float32";
+	case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: return "uint8";
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return "int8";
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: return "int16";
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return "int32";
+	case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return "int64";
+	case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: return "bool";
+	default: return NULL;
+	}
+}
+
+/* Cast: "to" becomes the IR dtype name; saturate (opset 19) only matters
+ * for float8 targets, which the IR does not have. */
+static int import_cast(onnx_ctx *c, qp_err *err)
+{
+	int64_t to;
+	const char *name;
+
+	if (onnx_attr_int(c, "to", -1, &to, err))
+		return -1;
+	name = ir_dtype_of_onnx(to);
+	if (!name)
+		return onnx_node_err(c, err, "cast to ONNX type %lld is not supported (float, int8..int64, uint8, bool)",
+				     (long long)to);
+	if (onnx_emit_node(c, "Cast", err))
+		return -1;
+	return qp_node_set_string(node_of(c), "to", name) ? oom(err) : 0;
+}
+
+/* Shape: every IR shape is static, so Shape is a constant (start/end from
+ * opset 15 select a range of axes, clamped as ONNX says). */
+static int import_shape(onnx_ctx *c, qp_err *err)
+{
+	const qp_tensor *x = tensor_of(c, 0);
+	int64_t start, end, dims[1];
+	int r = x->rank, t;
+
+	if (onnx_attr_int(c, "start", 0, &start, err) || onnx_attr_int(c, "end", r, &end, err))
+		return -1;
+	if (start < 0)
+		start += r;
+	if (end < 0)
+		end += r;
+	start = start < 0 ? 0 : start > r ? r : start;
+	end = end < 0 ? 0 : end > r ? r : end;
+	dims[0] = end > start ? end - start : 0;
+	if (onnx_output_is_graph_output(c, 0))
+		return onnx_node_err(c, err, "a graph output computed from shapes only is not supported");
+	t = onnx_new_constant(c->g, c->np->output[0], QP_DT_INT64, 1, dims, x->dims + start, err);
+	return t < 0 ? qp_err_prefix(err, "node '%s'", c->name) : 0;
+}
+
+/* ConstantOfShape: the shape is constant (folded), so the result is a
+ * constant tensor filled with the value attribute (default float 0). */
+static int import_constant_of_shape(onnx_ctx *c, qp_err *err)
+{
+	const Onnx__AttributeProto *a = onnx_attr(c, "value");
+	int64_t dims[QP_MAX_RANK], numel = 1, k;
+	qp_graph *scratch;
+	const qp_tensor *v;
+	qp_tensor *t;
+	int n, ti, vi;
+	size_t es;
+
+	if (const_ints(c, 0, "shape", dims, QP_MAX_RANK, &n, NULL, err))
+		return -1;
+	for (k = 0; k < n; k++) {
+		if (dims[k] < 0 || (dims[k] && numel > INT64_MAX / dims[k]))
+			return onnx_node_err(c, err, "shape value %lld is invalid", (long long)dims[k]);
+		numel *= dims[k];
+	}
+	if (onnx_output_is_graph_output(c, 0))
+		return onnx_node_err(c, err, "a graph output computed from shapes only is not supported");
+	ti = onnx_new_constant(c->g, c->np->output[0], QP_DT_FLOAT32, n, dims, NULL, err);
+	if (ti < 0)
+		return -1;
+	if (!a)
+		return 0;   /* zeros */
+	if (!a->t)
+		return onnx_node_err(c, err, "attribute 'value' must be a tensor");
+	scratch = qp_graph_new();
+	if (!scratch)
+		return oom(err);
+	if (onnx_add_constant(scratch, "value", a->t, &vi, err)) {
+		qp_graph_free(scratch);
+		return qp_err_prefix(err, "node '%s'", c->name);
+	}
+	v = &scratch->tensors[vi];
+	if (qp_tensor_numel(v) != 1) {
+		qp_graph_free(scratch);
+		return onnx_node_err(c, err, "attribute 'value' must hold one element");
+	}
+	t = &c->g->tensors[ti];
+	qp_tensor_reshape(t, v->dtype, n, dims);
+	if (qp_tensor_alloc_data(t, err)) {
+		qp_graph_free(scratch);
+		return -1;
+	}
+	es = qp_dtype_size(v->dtype);
+	for (k = 0; k < numel; k++)
+		memcpy((char *)t->data + (size_t)k * es, v->data, es);
+	qp_graph_free(scratch);
+	return 0;
+}
+
+/* TopK: values and indices are both IR outputs; k stays a constant
+ * input. */
+static int import_topk(onnx_ctx *c, qp_err *err)
+{
+	if (onnx_emit_node_n(c, "TopK", 2, err))
+		return -1;
+	return copy_attrs(c, err);
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define UNARY(op) {op, 1, 1, 1, "", import_plain, 0}
+#define BINARY(op) {op, 2, 2, 1, "", import_plain, 0}
+
+/* name, inputs min..max, outputs max, accepted attributes, import,
+ * all outputs real. */
 const onnx_op onnx_ops[] = {
-	{"Add", 2, 2, 1, "", import_plain},
+	BINARY("Add"),
+	{"ArgMax", 1, 1, 1, "axis keepdims select_last_index", import_plain, 0},
 	{"AveragePool", 1, 1, 1,
-	 "auto_pad ceil_mode count_include_pad dilations kernel_shape pads strides", import_pool},
-	{"BatchNormalization", 5, 5, 3, "epsilon momentum training_mode", import_batchnorm},
-	{"Constant", 0, 0, 1, "value value_float value_floats value_int value_ints", import_constant},
-	{"Conv", 2, 3, 1, "auto_pad dilations group kernel_shape pads strides", import_conv},
-	{"Dropout", 1, 3, 2, "seed", import_dropout},
-	{"Flatten", 1, 1, 1, "axis", import_flatten},
-	{"Gemm", 2, 3, 1, "alpha beta transA transB", import_plain},
-	{"GlobalAveragePool", 1, 1, 1, "", import_plain},
-	{"Identity", 1, 1, 1, "", import_identity},
-	{"MatMul", 2, 2, 1, "", import_plain},
+	 "auto_pad ceil_mode count_include_pad dilations kernel_shape pads strides", import_pool, 0},
+	{"BatchNormalization", 5, 5, 3, "epsilon momentum training_mode", import_batchnorm, 0},
+	{"Cast", 1, 1, 1, "to saturate", import_cast, 0},
+	{"Clip", 1, 3, 1, "", import_plain, 0},
+	{"Concat", 1, 64, 1, "axis", import_plain, 0},
+	{"Constant", 0, 0, 1, "value value_float value_floats value_int value_ints", import_constant, 0},
+	{"ConstantOfShape", 1, 1, 1, "value", import_constant_of_shape, 0},
+	{"Conv", 2, 3, 1, "auto_pad dilations group kernel_shape pads strides", import_conv, 0},
+	{"ConvTranspose", 2, 3, 1,
+	 "auto_pad dilations group kernel_shape output_padding output_shape pads strides",
+	 import_convtranspose, 0},
+	{"DequantizeLinear", 2, 3, 1, "axis", import_plain, 0},
+	BINARY("Div"),
+	{"Dropout", 1, 3, 2, "seed", import_dropout, 0},
+	UNARY("Erf"),
+	UNARY("Exp"),
+	{"Expand", 2, 2, 1, "", import_plain, 0},
+	{"Flatten", 1, 1, 1, "axis", import_flatten, 0},
+	{"Gather", 2, 2, 1, "axis", import_plain, 0},
+	{"Gemm", 2, 3, 1, "alpha beta transA transB", import_plain, 0},
+	UNARY("GlobalAveragePool"),
+	UNARY("GlobalMaxPool"),
+	{"HardSigmoid", 1, 1, 1, "alpha beta", import_plain, 0},
+	UNARY("HardSwish"),
+	{"Identity", 1, 1, 1, "", import_identity, 0},
+	{"InstanceNormalization", 3, 3, 1, "epsilon", import_plain, 0},
+	{"LeakyRelu", 1, 1, 1, "alpha", import_plain, 0},
+	BINARY("MatMul"),
+	{"Max", 1, 64, 1, "", import_plain, 0},
 	{"MaxPool", 1, 1, 2,
-	 "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", import_pool},
-	{"Mul", 2, 2, 1, "", import_plain},
-	{"Relu", 1, 1, 1, "", import_plain},
-	{"Reshape", 2, 2, 1, "allowzero", import_reshape},
-	{"Softmax", 1, 1, 1, "axis", import_softmax},
-	{"Transpose", 1, 1, 1, "perm", import_transpose},
-	{NULL, 0, 0, 0, NULL, NULL},
+	 "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", import_pool, 0},
+	{"Min", 1, 64, 1, "", import_plain, 0},
+	BINARY("Mul"),
+	BINARY("PRelu"),
+	{"Pad", 2, 4, 1, "mode", import_pad, 0},
+	BINARY("Pow"),
+	{"QuantizeLinear", 2, 3, 1, "axis saturate", import_plain, 0},
+	{"ReduceMax", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceMean", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceSum", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
+	UNARY("Relu"),
+	{"Reshape", 2, 2, 1, "allowzero", import_reshape, 0},
+	{"Resize", 1, 4, 1,
+	 "antialias axes coordinate_transformation_mode cubic_coeff_a exclude_outside "
+	 "extrapolation_value keep_aspect_ratio_policy mode nearest_mode", import_resize, 0},
+	{"Shape", 1, 1, 1, "start end", import_shape, 0},
+	UNARY("Sigmoid"),
+	{"Slice", 3, 5, 1, "", import_slice, 0},
+	{"Softmax", 1, 1, 1, "axis", import_softmax, 0},
+	{"Split", 1, 2, 16, "axis num_outputs", import_split, 1},
+	UNARY("Sqrt"),
+	{"Squeeze", 1, 2, 1, "", import_squeeze, 0},
+	BINARY("Sub"),
+	{"Sum", 1, 64, 1, "", import_plain, 0},
+	UNARY("Tanh"),
+	{"TopK", 2, 2, 2, "axis largest sorted", import_topk, 1},
+	{"Transpose", 1, 1, 1, "perm", import_transpose, 0},
+	{"Unsqueeze", 2, 2, 1, "", import_squeeze, 0},
+	{"Upsample", 1, 2, 1, "mode scales", import_upsample, 0},
+	{"Where", 3, 3, 1, "", import_plain, 0},
+	{NULL, 0, 0, 0, NULL, NULL, 0},
 };
 
 const onnx_op *onnx_op_find(const char *op_type)
