@@ -117,8 +117,8 @@ example: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -C examples/fashion-mnist QPIPE_BIN=$(CURDIR)/bin
 
+# Benchmarks live in module.mk files (bench: bench-<name>).
 bench: all
-	@echo "bench: no benchmarks yet"
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -304,3 +304,13 @@ void qp_elem_set_f64(void *data, qp_dtype dt, int64_t i, double v)
 		v = -9.2233720368547758e18;
 	qp_elem_set_i64(data, dt, i, (int64_t)v);
 }
+
+int qp_kernel_copy(const qp_graph *g, const qp_node *n,
+		   const qp_value *const *in, qp_value *const *out, qp_err *err)
+{
+	(void)g, (void)n, (void)err;
+	if (out[0]->data != in[0]->data)
+		memcpy(out[0]->data, in[0]->data,
+		       (size_t)in[0]->numel * qp_dtype_size(in[0]->dtype));
+	return 0;
+}

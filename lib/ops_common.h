@@ -104,4 +104,11 @@ void qp_elem_set_i64(void *data, qp_dtype dt, int64_t i, int64_t v);
 
 int qp_dtype_is_int(qp_dtype dt);   /* int8..int64 (not bool) */
 
+/* ---- shared kernels ----------------------------------------------------- */
+
+/* Output 0 = input 0, element for element (Reshape, Flatten, Squeeze,
+ * Unsqueeze, Identity: ops that change only the shape). */
+int qp_kernel_copy(const qp_graph *g, const qp_node *n,
+		   const qp_value *const *in, qp_value *const *out, qp_err *err);
+
 #endif

@@ -864,16 +864,6 @@ static int run_matmul(const qp_graph *g, const qp_node *n,
 }
 
 /* Flatten and Reshape only relabel the shape: the bytes are the same. */
-static int run_copy(const qp_graph *g, const qp_node *n,
-		    const qp_value *const *in, qp_value *const *out, qp_err *err)
-{
-	(void)g, (void)n, (void)err;
-	if (out[0]->data != in[0]->data)
-		memcpy(out[0]->data, in[0]->data,
-		       (size_t)in[0]->numel * qp_dtype_size(in[0]->dtype));
-	return 0;
-}
-
 static int run_softmax(const qp_graph *g, const qp_node *n,
 		       const qp_value *const *in, qp_value *const *out,
 		       qp_err *err)
@@ -946,7 +936,7 @@ static int run_transpose(const qp_graph *g, const qp_node *n,
 	if (transpose_perm(n, r, perm, err))
 		return -1;
 	if (r == 0 || x->numel == 0)
-		return run_copy(g, n, in, out, err);
+		return qp_kernel_copy(g, n, in, out, err);
 	for (int i = r - 1; i >= 0; i--) {
 		in_stride[i] = stride;
 		stride *= x->dims[i];
@@ -2406,8 +2396,8 @@ const qp_op_def qp_ops_float[] = {
 	{"GlobalAveragePool", infer_gap, run_gap},
 	{"Gemm", infer_gemm, run_gemm},
 	{"MatMul", infer_matmul, run_matmul},
-	{"Flatten", infer_flatten, run_copy},
-	{"Reshape", infer_reshape, run_copy},
+	{"Flatten", infer_flatten, qp_kernel_copy},
+	{"Reshape", infer_reshape, qp_kernel_copy},
 	{"Softmax", infer_softmax, run_softmax},
 	{"BatchNormalization", infer_batchnorm, run_batchnorm},
 	{"Transpose", infer_transpose, run_transpose},
@@ -2451,7 +2441,7 @@ const qp_op_def qp_ops_float[] = {
 	{"GlobalMaxPool", infer_gap, run_gmp},
 	{"ConvTranspose", infer_convtranspose, run_convtranspose},
 	{"Cast", infer_cast, run_cast},
-	{"Identity", infer_identity, run_copy},
+	{"Identity", infer_identity, qp_kernel_copy},
 	{"QuantizeLinear", infer_quantize, run_quantize},
 	{"DequantizeLinear", infer_dequantize, run_dequantize},
 	{NULL, NULL, NULL},

@@ -245,16 +245,6 @@ static int infer_unsqueeze(qp_graph *g, int node, qp_err *err)
 	return 0;
 }
 
-static int run_copy(const qp_graph *g, const qp_node *n,
-		    const qp_value *const *in, qp_value *const *out, qp_err *err)
-{
-	(void)g, (void)n, (void)err;
-	if (out[0]->data != in[0]->data)
-		memcpy(out[0]->data, in[0]->data,
-		       (size_t)in[0]->numel * qp_dtype_size(in[0]->dtype));
-	return 0;
-}
-
 /* ---- Slice ------------------------------------------------------------- */
 
 /* Per-axis start and step of a Slice, and the output dims (ONNX clamping:
@@ -803,8 +793,8 @@ done:
 const qp_op_def qp_ops_tensor[] = {
 	{"Concat", infer_concat, run_concat},
 	{"Split", infer_split, run_split},
-	{"Squeeze", infer_squeeze, run_copy},
-	{"Unsqueeze", infer_unsqueeze, run_copy},
+	{"Squeeze", infer_squeeze, qp_kernel_copy},
+	{"Unsqueeze", infer_unsqueeze, qp_kernel_copy},
 	{"Slice", infer_slice, run_slice},
 	{"Gather", infer_gather, run_gather},
 	{"Expand", infer_expand, run_broadcast_copy},

@@ -10,7 +10,7 @@
 set -eu
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libcjson-dev
 libhdf5-dev libzip-dev zlib1g-dev libopenblas-dev libstb-dev bats bats-support
-bats-assert jq python3 python3-numpy dataset-fashion-mnist"
+bats-assert jq time python3 python3-numpy dataset-fashion-mnist"
 python="python3-torch python3-torchvision python3-onnx python3-h5py"
 want=$build
 [ "${QPIPE_DEPS_PYTHON:-0}" = 1 ] && want="$want $python"
