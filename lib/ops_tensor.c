@@ -663,12 +663,15 @@ static int infer_resize(qp_graph *g, int node, qp_err *err)
 static double resize_coord(const resize_cfg *c, int axis, int64_t o, int64_t in, int64_t out)
 {
 	double scale = c->scales ? c->scales[axis] : (double)out / (double)in;
+	/* With explicit scales ONNX measures the resized length unrounded,
+	 * in * scale, not the integer output size. */
+	double len = c->scales ? (double)in * scale : (double)out;
 
 	switch (c->ct) {
 	case CT_PYTORCH_HALF_PIXEL:
-		return out > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
+		return len > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
 	case CT_ALIGN_CORNERS:
-		return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (double)(out - 1);
+		return len == 1 ? 0.0 : (double)o * (double)(in - 1) / (len - 1);
 	case CT_ASYMMETRIC:
 		return o / scale;
 	case CT_TF_HALF_PIXEL_NEAREST:

@@ -145,47 +145,58 @@ static int collect_layers(const cJSON *layers, keras_layer **out, int *n_out,
 	return 0;
 }
 
-/* Where each layer's weights live in a .keras file: the class-based key
- * Keras 3 writes, or, failing that, the layer name (which some writers use). */
-static int assign_v3_paths(hid_t h5, keras_layer *ls, int n, qp_err *err)
+/* Where each layer's weights live in a .keras file.  Keras names the
+ * group after the class in snake case with a counter ("conv2d",
+ * "conv2d_1", ...) under "layers/" (Keras 3) or, in Keras 2.13/2.14,
+ * under "_layer_checkpoint_dependencies\" with a counter that steps by two
+ * (each layer was visited twice while saving; seen on real files).  So
+ * the k-th layer of a class takes the next existing group after the one
+ * the previous layer of that class took; failing that, a group named
+ * after the layer (which some writers use). */
+static int assign_v3_paths(hid_t h5, const char *prefix, keras_layer *ls,
+			   int n, qp_err *err)
 {
 	int i, j;
+	int *suffix = calloc(n > 0 ? (size_t)n : 1, sizeof *suffix);
 
+	if (!suffix)
+		return qp_err_set(err, "out of memory");
 	for (i = 0; i < n; i++) {
 		char *snake, key[1100], path[1200];
-		int count = 0;
+		int next = 0, s;
 
-		/* InputLayer is not among the saved layers of a Sequential. */
-		if (strcmp(ls[i].class_name, "InputLayer") == 0)
-			continue;
+		suffix[i] = -1;
 		snake = snake_case(ls[i].class_name);
-		if (!snake)
+		if (!snake) {
+			free(suffix);
 			return qp_err_set(err, "out of memory");
-		for (j = 0; j < i; j++) {
-			char *other;
-
-			if (strcmp(ls[j].class_name, "InputLayer") == 0)
-				continue;
-			other = snake_case(ls[j].class_name);
-			if (!other) {
-				free(snake);
-				return qp_err_set(err, "out of memory");
-			}
-			count += strcmp(other, snake) == 0;
-			free(other);
 		}
-		if (count)
-			snprintf(key, sizeof key, "layers/%s_%d", snake, count);
-		else
-			snprintf(key, sizeof key, "layers/%s", snake);
+		for (j = i - 1; j >= 0; j--)
+			if (strcmp(ls[j].class_name, ls[i].class_name) == 0 && suffix[j] >= 0) {
+				next = suffix[j] + 1;
+				break;
+			}
+		for (s = next; s < next + 8; s++) {
+			if (s)
+				snprintf(key, sizeof key, "%s%s_%d", prefix, snake, s);
+			else
+				snprintf(key, sizeof key, "%s%s", prefix, snake);
+			snprintf(path, sizeof path, "%s/vars", key);
+			if (keras_h5_exists(h5, path)) {
+				suffix[i] = s;
+				break;
+			}
+		}
 		free(snake);
-		snprintf(path, sizeof path, "%s/vars", key);
-		if (!keras_h5_exists(h5, path))
-			snprintf(key, sizeof key, "layers/%s", ls[i].name);
+		if (suffix[i] < 0)
+			snprintf(key, sizeof key, "%s%s", prefix, ls[i].name);
 		ls[i].v3_path = strdup(key);
-		if (!ls[i].v3_path)
+		if (!ls[i].v3_path) {
+			free(suffix);
 			return qp_err_set(err, "out of memory");
+		}
 	}
+	free(suffix);
 	return 0;
 }
 
@@ -198,6 +209,248 @@ static int locate(qp_err *err, const keras_layer *l)
 		return -1;
 	snprintf(msg, sizeof msg, "%s", err->msg);
 	return qp_err_set(err, "%s (layer '%s', class '%s')", msg, l->name, l->class_name);
+}
+
+/* Pass 1: every unsupported class or attribute value, one line each,
+ * before anything is built (the house rule: collect, then fail). */
+static int check_layers(const keras_layer *ls, int n, int functional, qp_err *err)
+{
+	qp_err lines;
+	int i, problems = 0;
+
+	lines.msg[0] = 0;
+	for (i = 0; i < n; i++) {
+		const keras_layer_def *def = keras_layer_find(ls[i].class_name);
+
+		if (!def) {
+			qp_err_append(&lines, "unsupported layer '%s' (class '%s')",
+				      ls[i].name, ls[i].class_name);
+			problems++;
+		} else {
+			problems += def->check(&ls[i], &lines);
+			if (!functional && i > 0 && strcmp(ls[i].class_name, "InputLayer") == 0) {
+				qp_err_append(&lines, "InputLayer is not the first layer (layer '%s', class 'InputLayer')",
+					      ls[i].name);
+				problems++;
+			}
+		}
+	}
+	if (problems && err)
+		memcpy(err->msg, lines.msg, sizeof lines.msg);
+	return problems ? -1 : 0;
+}
+
+/* ---- Functional models ---------------------------------------------------- */
+
+/* One input reference of a node: Keras 2 [name, node, tensor, kwargs],
+ * Keras 3 {"class_name": "__keras_tensor__", "config": {"keras_history":
+ * [name, node, tensor]}}. */
+typedef struct tensor_ref {
+	const char *layer;
+	int node, tensor;
+} tensor_ref;
+
+static int history_ref(const cJSON *h, tensor_ref *r)
+{
+	const cJSON *name = cJSON_GetArrayItem(h, 0), *nd = cJSON_GetArrayItem(h, 1),
+		    *t = cJSON_GetArrayItem(h, 2);
+
+	if (!cJSON_IsArray(h) || !cJSON_IsString(name) || !cJSON_IsNumber(nd) ||
+	    !cJSON_IsNumber(t))
+		return -1;
+	r->layer = name->valuestring;
+	r->node = nd->valueint;
+	r->tensor = t->valueint;
+	return 0;
+}
+
+/* Collects the __keras_tensor__ objects under a Keras 3 args value, in
+ * order (Add and Concatenate take a list of them). */
+static int collect_k3_refs(const cJSON *v, tensor_ref *refs, int *n)
+{
+	const cJSON *it;
+
+	if (cJSON_IsObject(v)) {
+		const cJSON *cls = cJSON_GetObjectItemCaseSensitive(v, "class_name");
+		const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(v, "config");
+
+		if (cJSON_IsString(cls) && strcmp(cls->valuestring, "__keras_tensor__") == 0) {
+			if (*n >= KERAS_MAX_LAYER_INPUTS)
+				return -1;
+			if (history_ref(cJSON_GetObjectItemCaseSensitive(cfg, "keras_history"),
+					&refs[*n]) != 0)
+				return -1;
+			(*n)++;
+		}
+		return 0;
+	}
+	if (cJSON_IsArray(v))
+		cJSON_ArrayForEach(it, v)
+			if (collect_k3_refs(it, refs, n) != 0)
+				return -1;
+	return 0;
+}
+
+/* The input references of one inbound node, either format. */
+static int node_refs(const cJSON *node, tensor_ref *refs, int *n)
+{
+	const cJSON *it;
+
+	*n = 0;
+	if (cJSON_IsObject(node))
+		return collect_k3_refs(cJSON_GetObjectItemCaseSensitive(node, "args"), refs, n);
+	if (!cJSON_IsArray(node))
+		return -1;
+	cJSON_ArrayForEach(it, node) {
+		if (*n >= KERAS_MAX_LAYER_INPUTS || history_ref(it, &refs[*n]) != 0)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int layer_index(const keras_layer *ls, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(ls[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Builds a Functional model: each layer's inbound nodes name the layers
+ * whose outputs it consumes; layers are emitted once all of those exist
+ * (config order is topological in practice; we do not rely on it). */
+static int import_functional(keras_ctx *c, const cJSON *model_cfg, qp_err *err)
+{
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(model_cfg, "layers");
+	const cJSON *outs = cJSON_GetObjectItemCaseSensitive(model_cfg, "output_layers"), *it;
+	keras_layer *ls = NULL;
+	int *out_t = NULL;   /* IR tensor of layer i's output, -1 before */
+	int n = 0, i, rc = -1, left, progress;
+
+	if (!cJSON_IsArray(layers))
+		return qp_err_set(err, "model config has no layer list");
+	if (collect_layers(layers, &ls, &n, err) != 0)
+		return -1;
+	c->functional = 1;
+	if (n == 0) {
+		qp_err_set(err, "model has no layers");
+		goto out;
+	}
+	if (check_layers(ls, n, 1, err) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const cJSON *inb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "inbound_nodes");
+
+		if (cJSON_GetArraySize(inb) > 1) {
+			qp_err_set(err, "layer is called %d times; shared layers are not supported yet "
+				   "(layer '%s', class '%s')", cJSON_GetArraySize(inb),
+				   ls[i].name, ls[i].class_name);
+			goto out;
+		}
+	}
+	if (c->wformat == KERAS_WEIGHTS_V3 &&
+	    assign_v3_paths(c->h5, c->v3_prefix, ls, n, err) != 0)
+		goto out;
+	out_t = malloc((size_t)n * sizeof *out_t);
+	if (!out_t) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		out_t[i] = -1;
+	left = n;
+	do {
+		progress = 0;
+		for (i = 0; i < n; i++) {
+			const cJSON *inb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "inbound_nodes");
+			tensor_ref refs[KERAS_MAX_LAYER_INPUTS];
+			int nr = 0, k, ready = 1;
+
+			if (out_t[i] >= 0)
+				continue;
+			if (cJSON_GetArraySize(inb) == 1 &&
+			    node_refs(cJSON_GetArrayItem(inb, 0), refs, &nr) != 0) {
+				qp_err_set(err, "malformed inbound_nodes (layer '%s', class '%s')",
+					   ls[i].name, ls[i].class_name);
+				goto out;
+			}
+			if (nr == 0 && strcmp(ls[i].class_name, "InputLayer") != 0) {
+				qp_err_set(err, "layer has no inputs (layer '%s', class '%s')",
+					   ls[i].name, ls[i].class_name);
+				goto out;
+			}
+			for (k = 0; k < nr && ready; k++) {
+				int j = layer_index(ls, n, refs[k].layer);
+
+				if (j < 0 || refs[k].node != 0 || refs[k].tensor != 0) {
+					qp_err_set(err, "input '%s' node %d tensor %d is not a layer output "
+						   "(layer '%s', class '%s')", refs[k].layer, refs[k].node,
+						   refs[k].tensor, ls[i].name, ls[i].class_name);
+					goto out;
+				}
+				ready = out_t[j] >= 0;
+				c->ins[k] = out_t[j];
+			}
+			if (!ready)
+				continue;
+			c->n_ins = nr;
+			if (nr > 0) {
+				const qp_tensor *t = &c->g->tensors[c->ins[0]];
+
+				c->cur = c->ins[0];
+				c->rank = t->rank;
+				memcpy(c->dims, t->dims, sizeof c->dims);
+			}
+			if (keras_layer_find(ls[i].class_name)->emit(c, &ls[i], err) != 0) {
+				locate(err, &ls[i]);
+				goto out;
+			}
+			out_t[i] = c->cur;
+			left--;
+			progress = 1;
+		}
+	} while (left > 0 && progress);
+	if (left > 0) {
+		qp_err_set(err, "the layer graph has a cycle or a missing input");
+		goto out;
+	}
+	/* Outputs: [[name, node, tensor], ...], or one bare [name, node, tensor]. */
+	if (cJSON_IsArray(outs) && cJSON_IsString(cJSON_GetArrayItem(outs, 0))) {
+		tensor_ref r;
+
+		int j;
+
+		if (history_ref(outs, &r) != 0 || (j = layer_index(ls, n, r.layer)) < 0) {
+			qp_err_set(err, "malformed output_layers");
+			goto out;
+		}
+		if (keras_add_output(c, out_t[j], err) != 0)
+			goto out;
+	} else {
+		cJSON_ArrayForEach(it, outs) {
+			tensor_ref r;
+			int j;
+
+			if (history_ref(it, &r) != 0 || (j = layer_index(ls, n, r.layer)) < 0) {
+				qp_err_set(err, "malformed output_layers");
+				goto out;
+			}
+			if (keras_add_output(c, out_t[j], err) != 0)
+				goto out;
+		}
+	}
+	if (c->g->n_outputs == 0) {
+		qp_err_set(err, "model has no outputs");
+		goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(ls[i].v3_path);
+	free(ls);
+	free(out_t);
+	return rc;
 }
 
 /* The input of a Sequential without an InputLayer: Keras 2 puts
@@ -218,8 +471,7 @@ static int import_sequential(keras_ctx *c, const cJSON *model_cfg,
 			     const cJSON *layers, qp_err *err)
 {
 	keras_layer *ls = NULL;
-	qp_err lines;
-	int n = 0, i, problems = 0, rc = -1;
+	int n = 0, i, rc = -1;
 
 	if (collect_layers(layers, &ls, &n, err) != 0)
 		return -1;
@@ -227,31 +479,10 @@ static int import_sequential(keras_ctx *c, const cJSON *model_cfg,
 		free(ls);
 		return qp_err_set(err, "model has no layers");
 	}
-	/* Pass 1: every unsupported class or attribute value, one line each,
-	 * before anything is built (the house rule: collect, then fail). */
-	lines.msg[0] = 0;
-	for (i = 0; i < n; i++) {
-		const keras_layer_def *def = keras_layer_find(ls[i].class_name);
-
-		if (!def) {
-			qp_err_append(&lines, "unsupported layer '%s' (class '%s')",
-				      ls[i].name, ls[i].class_name);
-			problems++;
-		} else {
-			problems += def->check(&ls[i], &lines);
-			if (i > 0 && strcmp(ls[i].class_name, "InputLayer") == 0) {
-				qp_err_append(&lines, "InputLayer is not the first layer (layer '%s', class 'InputLayer')",
-					      ls[i].name);
-				problems++;
-			}
-		}
-	}
-	if (problems) {
-		if (err)
-			memcpy(err->msg, lines.msg, sizeof lines.msg);
+	if (check_layers(ls, n, 0, err) != 0)
 		goto out;
-	}
-	if (c->wformat == KERAS_WEIGHTS_V3 && assign_v3_paths(c->h5, ls, n, err) != 0)
+	if (c->wformat == KERAS_WEIGHTS_V3 &&
+	    assign_v3_paths(c->h5, c->v3_prefix, ls, n, err) != 0)
 		goto out;
 
 	/* Pass 2: build. */
@@ -295,10 +526,9 @@ static int import_model(keras_ctx *c, const cJSON *root, qp_err *err)
 		return qp_err_set(err, "model config has no class_name");
 	if (strcmp(cls->valuestring, "Functional") == 0 ||
 	    strcmp(cls->valuestring, "Model") == 0)
-		return qp_err_set(err, "functional models are not supported yet (model class '%s'); only Sequential",
-				  cls->valuestring);
+		return import_functional(c, cfg, err);
 	if (strcmp(cls->valuestring, "Sequential") != 0)
-		return qp_err_set(err, "unsupported model class '%s'; only Sequential",
+		return qp_err_set(err, "unsupported model class '%s'; only Sequential and Functional",
 				  cls->valuestring);
 	/* Keras before 2.2 wrote a Sequential's config as the bare layer list. */
 	layers = cJSON_IsArray(cfg) ? cfg : cJSON_GetObjectItemCaseSensitive(cfg, "layers");
@@ -336,6 +566,19 @@ static int import_keras_zip(keras_ctx *c, const void *buf, size_t len, qp_err *e
 		goto out;
 	}
 	c->wformat = KERAS_WEIGHTS_V3;
+	c->v3_prefix = keras_h5_exists(c->h5, "layers") ? "layers/" :
+		       "_layer_checkpoint_dependencies\\";
+	/* metadata.json says which Keras wrote the file (optional). */
+	{
+		keras_zip_entry m = {"metadata.json", NULL, 0};
+
+		c->keras_major = 3;
+		if (keras_zip_read(buf, len, &m, 1, NULL) == 0) {
+			if (strstr(m.data, "\"keras_version\": \"2."))
+				c->keras_major = 2;
+			free(m.data);
+		}
+	}
 	rc = import_model(c, root, err);
 out:
 	keras_h5_close(c->h5);   /* before freeing the image it reads */
@@ -366,6 +609,15 @@ static int import_h5(keras_ctx *c, const void *buf, size_t len, qp_err *err)
 	if (parse_config(text, strlen(text), "model_config", &root, err) != 0)
 		goto out;
 	c->wformat = KERAS_WEIGHTS_LEGACY;
+	{
+		char *version = NULL;
+
+		c->keras_major = 2;
+		if (keras_h5_attr_string(c->h5, "/", "keras_version", &version, NULL) == 0 &&
+		    version[0] == '3')
+			c->keras_major = 3;
+		free(version);
+	}
 	rc = import_model(c, root, err);
 out:
 	keras_h5_close(c->h5);

@@ -81,6 +81,8 @@ typedef struct keras_layer {
 	char *v3_path;             /* KERAS_WEIGHTS_V3: "layers/conv2d_1" */
 } keras_layer;
 
+#define KERAS_MAX_LAYER_INPUTS 32
+
 /* Import state shared by the layer handlers: the graph being built and the
  * tensor that flows from layer to layer (Sequential models are a chain). */
 typedef struct keras_ctx {
@@ -95,6 +97,14 @@ typedef struct keras_ctx {
 	int flatten_pending;
 	int64_t flat_c, flat_h, flat_w;
 	const char *flat_name;     /* the Flatten layer's name (borrowed) */
+	/* Functional models: every input tensor of the layer being emitted
+	 * (ins[0] is also cur); their shapes are the graph's tensors'. */
+	int n_ins;
+	int ins[KERAS_MAX_LAYER_INPUTS];
+	int functional;            /* a graph, not a chain: Flatten at once */
+	int keras_major;           /* 2 or 3: some defaults differ */
+	const char *v3_prefix;     /* "layers/" or Keras 2.13's
+	                              "_layer_checkpoint_dependencies\\" */
 } keras_ctx;
 
 /* Reads the k-th weight of a layer (k counts kernel, bias, ... as Keras
@@ -131,6 +141,8 @@ int keras_add_input(keras_ctx *c, const char *name, const cJSON *batch_shape,
 		    qp_err *err);
 /* Emits a pending Flatten as Transpose(0,2,3,1) + Flatten. */
 int keras_flush_flatten(keras_ctx *c, qp_err *err);
+/* Marks tensor t a graph output (layout "NHWC" for rank 3 and 4). */
+int keras_add_output(keras_ctx *c, int t, qp_err *err);
 /* After the last layer: flushes a pending Flatten, marks the graph output. */
 int keras_finish_graph(keras_ctx *c, qp_err *err);
 

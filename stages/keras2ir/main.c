@@ -23,12 +23,11 @@ static const qp_cli_opt options[] = {
 static const qp_cli cli = {
 	"keras2ir",
 	"[options] [MODEL.keras|MODEL.h5] [-o OUTPUT.ir]",
-	"Converts a Keras Sequential model (Keras 3 .keras, or Keras 2/3 .h5) to a qpipe IR.",
+	"Converts a Keras Sequential or Functional model (Keras 3 or 2.13+ .keras, Keras 2/3 .h5) to a qpipe IR.",
 	options,
-	"MODEL '-' or absent reads standard input. Supported layers: InputLayer, Conv2D,\n"
-	"Dense, MaxPooling2D, Flatten, Dropout, ReLU, Activation and Softmax with\n"
-	"activations linear, relu and softmax. The IR computes in NCHW; its input is\n"
-	"marked layout NHWC, so tools take data laid out as Keras does.\n",
+	"MODEL '-' or absent reads standard input. Layers: see keras2ir(1). The IR\n"
+	"computes in NCHW; image and sequence inputs and outputs are marked layout\n"
+	"NHWC, so tools take data laid out as Keras does.\n",
 };
 
 int main(int argc, char **argv)

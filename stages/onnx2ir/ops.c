@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -941,12 +942,38 @@ static int import_cast(onnx_ctx *c, qp_err *err)
 	return qp_node_set_string(node_of(c), "to", name) ? oom(err) : 0;
 }
 
+/* A result known at import time (Shape, ConstantOfShape) becomes a constant
+ * tensor.  A graph output must be computed by a node, so there the constant
+ * gets its own name and an IR Identity copies it to the output. */
+static int import_as_constant(onnx_ctx *c, qp_dtype dt, int rank,
+			      const int64_t *dims, const void *data, qp_err *err)
+{
+	int graph_output = onnx_output_is_graph_output(c, 0), t;
+	char name[1100];
+
+	snprintf(name, sizeof name, "%.1000s%s", c->np->output[0],
+		 graph_output ? "_value" : "");
+	t = onnx_new_constant(c->g, name, dt, rank, dims, data, err);
+	if (t < 0)
+		return qp_err_prefix(err, "node '%s'", c->name);
+	if (graph_output) {
+		qp_node *nd;
+
+		if (onnx_emit_node(c, "Identity", err))
+			return -1;
+		nd = node_of(c);
+		nd->inputs[0] = t;
+		nd->n_inputs = 1;
+	}
+	return t;
+}
+
 /* Shape: every IR shape is static, so Shape is a constant (start/end from
  * opset 15 select a range of axes, clamped as ONNX says). */
 static int import_shape(onnx_ctx *c, qp_err *err)
 {
 	const qp_tensor *x = tensor_of(c, 0);
-	int64_t start, end, dims[1];
+	int64_t start, end, dims[1], shape[QP_MAX_RANK];
 	int r = x->rank, t;
 
 	if (onnx_attr_int(c, "start", 0, &start, err) || onnx_attr_int(c, "end", r, &end, err))
@@ -958,10 +985,10 @@ static int import_shape(onnx_ctx *c, qp_err *err)
 	start = start < 0 ? 0 : start > r ? r : start;
 	end = end < 0 ? 0 : end > r ? r : end;
 	dims[0] = end > start ? end - start : 0;
-	if (onnx_output_is_graph_output(c, 0))
-		return onnx_node_err(c, err, "a graph output computed from shapes only is not supported");
-	t = onnx_new_constant(c->g, c->np->output[0], QP_DT_INT64, 1, dims, x->dims + start, err);
-	return t < 0 ? qp_err_prefix(err, "node '%s'", c->name) : 0;
+	/* Copied: adding the constant may move the tensor array x points into. */
+	memcpy(shape, x->dims, sizeof shape);
+	t = import_as_constant(c, QP_DT_INT64, 1, dims, shape + start, err);
+	return t < 0 ? -1 : 0;
 }
 
 /* ConstantOfShape: the shape is constant (folded), so the result is a
@@ -983,9 +1010,7 @@ static int import_constant_of_shape(onnx_ctx *c, qp_err *err)
 			return onnx_node_err(c, err, "shape value %lld is invalid", (long long)dims[k]);
 		numel *= dims[k];
 	}
-	if (onnx_output_is_graph_output(c, 0))
-		return onnx_node_err(c, err, "a graph output computed from shapes only is not supported");
-	ti = onnx_new_constant(c->g, c->np->output[0], QP_DT_FLOAT32, n, dims, NULL, err);
+	ti = import_as_constant(c, QP_DT_FLOAT32, n, dims, NULL, err);
 	if (ti < 0)
 		return -1;
 	if (!a)

@@ -40,6 +40,40 @@ check_model() {
 	check_model k3_h5_seq_mnist_cnn.h5
 }
 
+# The other real models: Functional graphs (residual Add, shared tensors),
+# Keras 2 .h5 and Keras 2.13 .keras, Conv1D, DepthwiseConv2D,
+# Conv2DTranspose, UpSampling2D, BatchNormalization, Rescaling,
+# ZeroPadding2D, GlobalAveragePooling, Reshape, AveragePooling2D.
+@test "keras2ir: Keras 2 .h5 Functional ResNet-8 matches the reference within 1e-4" {
+	need_keras
+	check_model k2_h5_tiny_resnet8_cifar10.h5
+}
+
+@test "keras2ir: Keras 2 .h5 Functional DS-CNN (DepthwiseConv2D) matches within 1e-4" {
+	need_keras
+	check_model k2_h5_tiny_str_ww_dscnn.h5
+}
+
+@test "keras2ir: Keras 2 .hdf5 dense autoencoder (BatchNormalization on vectors) matches within 1e-4" {
+	need_keras
+	check_model k2_h5_tiny_toycar_dense_ae.hdf5
+}
+
+@test "keras2ir: Keras 2.13 .keras conv autoencoder (Conv2DTranspose, UpSampling2D) matches within 1e-4" {
+	need_keras
+	check_model k2_keras_v213_conv_autoencoder.keras
+}
+
+@test "keras2ir: Keras 3 .keras MobileNetV3-Small (Rescaling, ZeroPadding2D, Reshape) matches within 1e-4" {
+	need_keras
+	check_model k3_keras_mobilenetv3small_min.keras
+}
+
+@test "keras2ir: Keras 3 .keras ResNet-1D (Conv1D, MaxPooling1D) matches within 1e-4" {
+	need_keras
+	check_model k3_keras_resnet1d.keras
+}
+
 @test "keras2ir: the input is marked NHWC and the graph computes in NCHW" {
 	need_keras
 	run -0 keras2ir "$KERAS/k3_keras_seq_fashion_cnn.keras" -o m.ir
@@ -77,5 +111,101 @@ check_model() {
 	for opt in --output --quiet --help --version; do
 		[[ "$output" == *"$opt"* ]]
 		grep -q -- "$opt" "$QPIPE_TOP/docs/man/keras2ir.md"
+	done
+}
+
+# ---- generated fixtures (tests/fixtures/gen/make_keras_fixtures.py) --------
+# Small models written with h5py/zipfile in the layouts real Keras writes;
+# the expected outputs were computed by PyTorch from the Keras semantics
+# (NHWC, HWIO kernels, TensorFlow "same" padding, NHWC Flatten order).
+
+KFIX="$FIXTURES/keras"
+
+need_numpy() {
+	$PY -c 'import numpy' 2>/dev/null || skip "numpy for /usr/bin/python3 not installed (make deps)"
+}
+
+check_fixture() {
+	local m=$KFIX/$1
+	run -0 keras2ir "$m" -o m.ir
+	run -0 irrun m.ir --input "$m.input.npy" -o y.npy
+	run -0 close y.npy "$m.output.npy" 1e-4
+}
+
+@test "keras2ir: Keras 2 .h5 with strided, dilated 'same' convs, no-bias conv, ReLU layer, 'same' pool, Flatten->Dropout->Dense" {
+	need_numpy
+	check_fixture k2_cnn.h5
+}
+
+@test "keras2ir: Flatten followed by Dense folds the NHWC order into the kernel (no Transpose)" {
+	run -0 keras2ir "$KFIX/k2_cnn.h5" -o m.ir
+	run -0 irdump m.ir
+	[[ "$output" != *"Transpose"* ]]
+	[[ "$output" == *"Flatten"* ]]
+}
+
+@test "keras2ir: Flatten followed by another layer gets an explicit Transpose, matches the reference" {
+	need_numpy
+	check_fixture k3_flatten_act.keras
+	run -0 irdump m.ir
+	[[ "$output" == *"Transpose"* ]]
+}
+
+@test "keras2ir: an image output is marked NHWC and comes back in Keras' layout" {
+	need_numpy
+	check_fixture k3_conv_out.keras
+	run -0 irdump m.ir
+	[[ "$output" == *"max_pooling2d: float32 [1, 3, 3, 3] NHWC"* ]]
+}
+
+@test "keras2ir: same model and arguments give byte-identical output" {
+	run -0 keras2ir "$KFIX/k2_cnn.h5" -o a.ir
+	mv a.ir b.ir
+	run -0 keras2ir "$KFIX/k2_cnn.h5" -o a.ir
+	cmp a.ir b.ir
+}
+
+@test "keras2ir: every unsupported layer and attribute is reported, one line each, no output" {
+	cp "$KFIX/unsupported.h5" m.h5
+	run -1 --separate-stderr keras2ir m.h5 -o out.ir
+	[ ! -e out.ir ]
+	[ -z "$(ls -A | grep -v '^m.h5$')" ]
+	grep -qx "keras2ir: m.h5: unsupported layer 'lambda_1' (class 'Lambda')" <<<"$stderr"
+	grep -qx "keras2ir: m.h5: unsupported layer 'leaky' (class 'LeakyReLU')" <<<"$stderr"
+	grep -qx "keras2ir: m.h5: unsupported data_format 'channels_first' (layer 'pool', class 'MaxPooling2D')" <<<"$stderr"
+	# nothing but such lines
+	[ -z "$(grep -v "^keras2ir: m.h5: unsupported " <<<"$stderr")" ]
+}
+
+@test "keras2ir: an HDF5 file without model_config (weights only) is an error" {
+	cp "$KFIX/weights_only.h5" w.h5
+	run -1 --separate-stderr keras2ir w.h5 -o out.ir
+	[ "$stderr" = "keras2ir: w.h5: no 'model_config' attribute: not a whole Keras model (a weights-only file?)" ]
+	[ ! -e out.ir ]
+}
+
+@test "keras2ir: a .keras zip without model.weights.h5 is an error" {
+	cp "$KFIX/no_weights.keras" n.keras
+	run -1 --separate-stderr keras2ir n.keras -o out.ir
+	[ "$stderr" = "keras2ir: n.keras: not a keras archive: no 'model.weights.h5' in the zip" ]
+	[ ! -e out.ir ]
+}
+
+@test "keras2ir: weights whose shape disagrees with the config are an error naming both" {
+	cp "$KFIX/bad_shape.keras" b.keras
+	run -1 --separate-stderr keras2ir b.keras -o out.ir
+	[ "$stderr" = "keras2ir: b.keras: weight 'layers/dense/vars/0' has shape [4,3], expected [4,2] (layer 'dense', class 'Dense')" ]
+	[ ! -e out.ir ]
+}
+
+@test "keras2ir: truncated .keras and .h5 files are one-line errors, no output" {
+	for f in k3_conv_out.keras k2_cnn.h5; do
+		for n in 0 10 300 1000; do
+			head -c $n "$KFIX/$f" > t
+			run -1 --separate-stderr keras2ir t -o out.ir
+			[[ "$stderr" == "keras2ir: t: "* ]]
+			[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+			[ ! -e out.ir ]
+		done
 	done
 }
