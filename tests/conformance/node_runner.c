@@ -83,7 +83,9 @@ static int fill_elements(const Onnx__TensorProto *tp, pb_tensor *t,
 					  path, tp->raw_data.len,
 					  (long long)((size_t)n * raw_esize));
 		if (!is_double) {
-			memcpy(t->data, tp->raw_data.data, (size_t)n * esize);
+			/* An empty tensor may have no buffer: memcpy(NULL) is UB. */
+			if (n > 0)
+				memcpy(t->data, tp->raw_data.data, (size_t)n * esize);
 			return 0;
 		}
 		for (i = 0; i < n; i++) {
