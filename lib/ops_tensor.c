@@ -248,12 +248,15 @@ static int infer_unsqueeze(qp_graph *g, int node, qp_err *err)
 /* ---- Slice ------------------------------------------------------------- */
 
 /* Per-axis start and step of a Slice, and the output dims (ONNX clamping:
- * starts/ends clamped to [0, dim] for positive steps, [-1, dim-1] for
- * negative ones, after adding dim to negative values). */
+ * starts/ends clamped to [0, dim] for positive steps; for negative ones
+ * starts to [0, dim-1] and ends to [-1, dim-1], after adding dim to
+ * negative values).  numpy differs here: x[-dim-1::-1] is empty in numpy
+ * but holds x[0] under the ONNX spec (and onnxruntime). */
 static int slice_plan(const qp_node *n, int rank, const int64_t *dims,
 		      int64_t *start, int64_t *step, int64_t *out, qp_err *err)
 {
 	const int64_t *starts, *ends, *axes, *steps;
+	unsigned char seen[QP_MAX_RANK] = {0};
 	int cs, ce, ca, cp;
 
 	if (!(starts = need_ints(n, "starts", 1, QP_MAX_RANK, &cs, err)) ||
@@ -272,6 +275,8 @@ static int slice_plan(const qp_node *n, int rank, const int64_t *dims,
 
 		if (qp_norm_axis(n, axes[i], rank, "axes", &a, err))
 			return -1;
+		if (seen[a]++)
+			return qp_node_err(err, n, "axis %d is given twice", a);
 		d = dims[a];
 		if (st == 0)
 			return qp_node_err(err, n, "step 0 on axis %d", a);
@@ -280,11 +285,15 @@ static int slice_plan(const qp_node *n, int rank, const int64_t *dims,
 		if (st > 0) {
 			s = s < 0 ? 0 : s > d ? d : s;
 			e = e < 0 ? 0 : e > d ? d : e;
-			out[a] = e > s ? (e - s + st - 1) / st : 0;
+			out[a] = e > s ? (e - s - 1) / st + 1 : 0;
 		} else {
-			s = s < -1 ? -1 : s > d - 1 ? d - 1 : s;
+			s = s < 0 ? 0 : s > d - 1 ? d - 1 : s;
 			e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
-			out[a] = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+			/* -INT64_MIN overflows; any step longer than the
+			 * axis takes one element. */
+			int64_t mag = st == INT64_MIN ? INT64_MAX : -st;
+
+			out[a] = d > 0 && s > e ? (s - e - 1) / mag + 1 : 0;
 		}
 		start[a] = s;
 		step[a] = st;
@@ -587,8 +596,13 @@ enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC,
        CT_TF_HALF_PIXEL_NEAREST };
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 
+enum { RM_NEAREST, RM_LINEAR, RM_CUBIC };
+
 typedef struct resize_cfg {
-	int linear, ct, nearest;
+	int mode, ct, nearest;
+	int taps;              /* neighbours per axis: 1, 2 or 4 */
+	double cubic_a;        /* cubic_coeff_a */
+	int exclude_outside;
 	const float *scales;   /* NULL: out/in */
 } resize_cfg;
 
@@ -612,11 +626,15 @@ static int resize_config(const qp_node *n, int rank, resize_cfg *c, qp_err *err)
 	int count;
 
 	if (!strcmp(mode, "nearest"))
-		c->linear = 0;
+		c->mode = RM_NEAREST, c->taps = 1;
 	else if (!strcmp(mode, "linear"))
-		c->linear = 1;
+		c->mode = RM_LINEAR, c->taps = 2;
+	else if (!strcmp(mode, "cubic"))
+		c->mode = RM_CUBIC, c->taps = 4;
 	else
-		return qp_node_err(err, n, "resize mode '%s' is not supported (nearest, linear)", mode);
+		return qp_node_err(err, n, "resize mode '%s' is not supported (nearest, linear, cubic)", mode);
+	c->cubic_a = qp_node_attr_float(n, "cubic_coeff_a", -0.75f);
+	c->exclude_outside = qp_node_attr_int(n, "exclude_outside", 0) != 0;
 	if ((c->ct = lookup(ct, ct_names, 5)) < 0)
 		return qp_node_err(err, n, "coordinate_transformation_mode '%s' is not supported", ct);
 	if ((c->nearest = lookup(nm, nm_names, 4)) < 0)
@@ -644,16 +662,20 @@ static int infer_resize(qp_graph *g, int node, qp_err *err)
 	if (!(sizes = need_ints(n, "sizes", x->rank, x->rank, &count, err)) ||
 	    resize_config(n, x->rank, &c, err))
 		return -1;
-	if (c.linear && x->dtype != QP_DT_FLOAT32)
-		return qp_node_err(err, n, "linear resize needs float32, not %s", qp_dtype_name(x->dtype));
+	if (c.mode != RM_NEAREST && x->dtype != QP_DT_FLOAT32)
+		return qp_node_err(err, n, "%s resize needs float32, not %s",
+				   qp_node_attr_string(n, "mode", "nearest"), qp_dtype_name(x->dtype));
 	for (int i = 0; i < x->rank; i++) {
 		if (sizes[i] < 1 || (x->dims[i] == 0 && sizes[i] > 0))
 			return qp_node_err(err, n, "output size %lld on axis %d is not possible",
 					   (long long)sizes[i], i);
-		moving += sizes[i] != x->dims[i];
+		moving += sizes[i] != x->dims[i] || (c.scales && c.scales[i] != 1.0f);
 	}
-	if (c.linear && moving > 3)
-		return qp_node_err(err, n, "linear resize over %d axes (at most 3)", moving);
+	/* The kernel visits taps^moving input points per output element. */
+	if (c.mode != RM_NEAREST && moving > (c.mode == RM_LINEAR ? 3 : 2))
+		return qp_node_err(err, n, "%s resize over %d axes (at most %d)",
+				   qp_node_attr_string(n, "mode", "nearest"), moving,
+				   c.mode == RM_LINEAR ? 3 : 2);
 	qp_set_out(g, n, 0, x->dtype, x->rank, sizes);
 	return 0;
 }
@@ -695,16 +717,63 @@ static int64_t nearest_index(int mode, double x, int64_t in)
 	return i < 0 ? 0 : i >= in ? in - 1 : i;
 }
 
+/* ONNX's cubic weights of the four neighbours floor(x)-1 .. floor(x)+2 at
+ * distance ratio = x - floor(x) from the second (onnx/reference
+ * op_resize.py, _cubic_coeffs: Keys' kernel with coefficient a). */
+static void cubic_weights(double r, double a, double *w)
+{
+	double s = 1 + r, t = 1 - r, u = 2 - r;
+
+	w[0] = ((a * s - 5 * a) * s + 8 * a) * s - 4 * a;
+	w[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
+	w[2] = ((a + 2) * t - (a + 3)) * t * t + 1;
+	w[3] = ((a * u - 5 * a) * u + 8 * a) * u - 4 * a;
+}
+
+/* Taps of output coordinate o along one axis: c->taps input indices
+ * (clamped to the axis: ONNX's reference pads with edge values) and their
+ * weights. */
+static void resize_taps(const resize_cfg *c, int axis, int64_t o, int64_t din,
+			int64_t dout, int64_t *idx, double *w)
+{
+	double xo = resize_coord(c, axis, o, din, dout), f = floor(xo), sum = 0;
+	int64_t base = (int64_t)f;
+
+	if (c->mode == RM_NEAREST) {
+		idx[0] = nearest_index(c->nearest, xo, din);
+		w[0] = 1;
+		return;
+	}
+	if (c->mode == RM_LINEAR) {
+		w[0] = 1 - (xo - f);
+		w[1] = xo - f;
+	} else {
+		cubic_weights(xo - f, c->cubic_a, w);
+	}
+	for (int k = 0; k < c->taps; k++) {
+		int64_t i = base + k - (c->taps == 4);
+
+		if (c->exclude_outside && (i < 0 || i >= din))
+			w[k] = 0;
+		sum += w[k];
+		idx[k] = i < 0 ? 0 : i >= din ? din - 1 : i;
+	}
+	if (c->exclude_outside && sum != 0)
+		for (int k = 0; k < c->taps; k++)
+			w[k] /= sum;
+}
+
 static int run_resize(const qp_graph *g, const qp_node *n,
 		      const qp_value *const *in, qp_value *const *out, qp_err *err)
 {
 	const qp_value *x = in[0], *y = out[0];
-	int rank = x->rank, moving[QP_MAX_RANK], n_moving = 0;
-	int64_t st[QP_MAX_RANK], idx[QP_MAX_RANK] = {0}, o = 0;
-	/* Per axis and output coordinate: the two neighbours and the weight of
-	 * the upper one (nearest: one neighbour, weight 0). */
-	int64_t *lo[QP_MAX_RANK] = {0}, *hi[QP_MAX_RANK] = {0};
+	int rank = x->rank, moving[QP_MAX_RANK], n_moving = 0, points = 1;
+	int64_t st[QP_MAX_RANK], pos[QP_MAX_RANK] = {0}, o = 0;
+	/* Per axis: taps input indices and weights per output coordinate
+	 * (taps 1 on an axis where every output copies one input). */
+	int64_t *idx[QP_MAX_RANK] = {0};
 	double *w[QP_MAX_RANK] = {0};
+	int taps[QP_MAX_RANK];
 	size_t esz = qp_dtype_size(x->dtype);
 	resize_cfg c;
 	int rc = -1;
@@ -716,81 +785,181 @@ static int run_resize(const qp_graph *g, const qp_node *n,
 		return 0;
 	for (int a = 0; a < rank; a++) {
 		int64_t din = x->dims[a], dout = y->dims[a];
+		int single = 1;
 
-		lo[a] = malloc(sizeof(int64_t) * (size_t)dout);
-		hi[a] = malloc(sizeof(int64_t) * (size_t)dout);
-		w[a] = malloc(sizeof(double) * (size_t)dout);
-		if (!lo[a] || !hi[a] || !w[a]) {
+		idx[a] = malloc(sizeof(int64_t) * (size_t)(dout * c.taps));
+		w[a] = malloc(sizeof(double) * (size_t)(dout * c.taps));
+		if (!idx[a] || !w[a]) {
 			qp_err_set(err, "out of memory");
 			goto done;
 		}
-		if (c.linear && din != dout)
-			moving[n_moving++] = a;
 		for (int64_t i = 0; i < dout; i++) {
-			double xo = resize_coord(&c, a, i, din, dout);
-
-			if (!c.linear) {
-				lo[a][i] = hi[a][i] = nearest_index(c.nearest, xo, din);
-				w[a][i] = 0;
-			} else if (din == dout) {
-				/* An axis linear mode does not resize is copied. */
-				lo[a][i] = hi[a][i] = i;
-				w[a][i] = 0;
-			} else {
-				/* Neighbours outside the input take the edge value, as
-				 * ONNX's reference implementation pads with edge. */
-				double f = floor(xo);
-				int64_t i0 = (int64_t)f, i1 = i0 + 1;
-
-				w[a][i] = xo - f;
-				lo[a][i] = i0 < 0 ? 0 : i0 >= din ? din - 1 : i0;
-				hi[a][i] = i1 < 0 ? 0 : i1 >= din ? din - 1 : i1;
-			}
+			resize_taps(&c, a, i, din, dout, idx[a] + i * c.taps, w[a] + i * c.taps);
+			for (int k = 0; k < c.taps; k++)
+				if (w[a][i * c.taps + k] != 0 && w[a][i * c.taps + k] != 1)
+					single = 0;
+		}
+		taps[a] = c.taps;
+		if (single && c.taps > 1) {
+			/* Every output takes one input whole (an axis the op does
+			 * not resize, or integer coordinates): keep that tap. */
+			for (int64_t i = 0; i < dout; i++)
+				for (int k = 0; k < c.taps; k++)
+					if (w[a][i * c.taps + k] == 1)
+						idx[a][i] = idx[a][i * c.taps + k];
+			taps[a] = 1;
+		}
+		if (taps[a] > 1) {
+			moving[n_moving++] = a;
+			points *= taps[a];
 		}
 	}
 	strides_of(rank, x->dims, st);
 	do {
-		if (!c.linear) {
-			int64_t si = 0;
+		int64_t base = 0;
 
-			for (int k = 0; k < rank; k++)
-				si += lo[k][idx[k]] * st[k];
-			copy_elem(y->data, o, x->data, si, esz);
+		for (int k = 0; k < rank; k++)
+			if (taps[k] == 1)
+				base += idx[k][pos[k]] * st[k];
+		if (n_moving == 0) {
+			copy_elem(y->data, o, x->data, base, esz);
 		} else {
 			double acc = 0;
-			int64_t base = 0;
 
-			for (int k = 0; k < rank; k++)
-				base += lo[k][idx[k]] * st[k];
-			for (int corner = 0; corner < (1 << n_moving); corner++) {
+			/* Sum over every combination of the moving axes' taps. */
+			for (int p = 0; p < points; p++) {
 				double wt = 1;
 				int64_t si = base;
+				int rest = p;
 
 				for (int m = 0; m < n_moving; m++) {
 					int a = moving[m];
-					double wa = w[a][idx[a]];
+					int k = rest % taps[a];
+					int64_t at = pos[a] * taps[a] + k;
 
-					if (corner & (1 << m)) {
-						wt *= wa;
-						si += (hi[a][idx[a]] - lo[a][idx[a]]) * st[a];
-					} else {
-						wt *= 1 - wa;
-					}
+					rest /= taps[a];
+					wt *= w[a][at];
+					si += idx[a][at] * st[a];
 				}
 				acc += wt * ((const float *)x->data)[si];
 			}
 			((float *)y->data)[o] = (float)acc;
 		}
 		o++;
-	} while (next_index(rank, y->dims, idx));
+	} while (next_index(rank, y->dims, pos));
 	rc = 0;
 done:
 	for (int a = 0; a < rank; a++) {
-		free(lo[a]);
-		free(hi[a]);
+		free(idx[a]);
 		free(w[a]);
 	}
 	return rc;
+}
+
+/* ---- DepthToSpace, SpaceToDepth ------------------------------------------- */
+
+/* Blocksize (>= 1) and, for DepthToSpace, whether the mode is CRD (1) or
+ * DCR (0, ONNX's default). */
+static int block_config(const qp_node *n, int64_t *b, int *crd, qp_err *err)
+{
+	const char *mode = qp_node_attr_string(n, "mode", "DCR");
+
+	*b = qp_node_attr_int(n, "blocksize", 0);
+	if (*b < 1 || *b > 65536)
+		return qp_node_err(err, n, "blocksize %lld is not in [1, 65536]", (long long)*b);
+	if (!strcmp(mode, "DCR"))
+		*crd = 0;
+	else if (!strcmp(mode, "CRD"))
+		*crd = 1;
+	else
+		return qp_node_err(err, n, "mode '%s' is not supported (DCR, CRD)", mode);
+	return 0;
+}
+
+static int infer_depth_space(qp_graph *g, int node, int to_space, qp_err *err)
+{
+	const qp_node *n = &g->nodes[node];
+	const qp_tensor *x;
+	int64_t b, out[4];
+	int crd;
+
+	if (qp_check_io(g, n, 1, 1, err) || block_config(n, &b, &crd, err))
+		return -1;
+	x = qp_in_tensor(g, n, 0);
+	if (qp_want_rank(n, x, "input", 4, 4, err))
+		return -1;
+	out[0] = x->dims[0];
+	if (to_space) {
+		if (x->dims[1] % (b * b))
+			return qp_node_err(err, n, "%lld channels are not a multiple of blocksize^2 = %lld",
+					   (long long)x->dims[1], (long long)(b * b));
+		out[1] = x->dims[1] / (b * b);
+		out[2] = x->dims[2] * b;
+		out[3] = x->dims[3] * b;
+	} else {
+		if (x->dims[2] % b || x->dims[3] % b)
+			return qp_node_err(err, n, "height %lld and width %lld must be multiples of blocksize %lld",
+					   (long long)x->dims[2], (long long)x->dims[3], (long long)b);
+		out[1] = x->dims[1] * b * b;
+		out[2] = x->dims[2] / b;
+		out[3] = x->dims[3] / b;
+	}
+	qp_set_out(g, n, 0, x->dtype, 4, out);
+	return 0;
+}
+
+static int infer_depth_to_space(qp_graph *g, int node, qp_err *err)
+{
+	return infer_depth_space(g, node, 1, err);
+}
+
+static int infer_space_to_depth(qp_graph *g, int node, qp_err *err)
+{
+	return infer_depth_space(g, node, 0, err);
+}
+
+/* Walks the space-side tensor [N, C, H*b, W*b] and pairs each element with
+ * its depth-side position [N, C*b*b, H, W] (the ONNX spec's reshape /
+ * transpose formulas written out as index arithmetic). */
+static int run_depth_space(const qp_node *n, const qp_value *depth, const qp_value *space,
+			   int to_space, qp_err *err)
+{
+	size_t esz = qp_dtype_size(depth->dtype);
+	int64_t b, c = space->dims[1], h = depth->dims[2], w = depth->dims[3];
+	int64_t cd = depth->dims[1], o = 0;
+	int crd;
+
+	if (block_config(n, &b, &crd, err))
+		return -1;
+	for (int64_t ni = 0; ni < space->dims[0]; ni++)
+		for (int64_t ci = 0; ci < c; ci++)
+			for (int64_t y = 0; y < h * b; y++)
+				for (int64_t x = 0; x < w * b; x++, o++) {
+					int64_t i = y % b, j = x % b;
+					int64_t dc = crd ? ci * b * b + i * b + j : (i * b + j) * c + ci;
+					int64_t di = ((ni * cd + dc) * h + y / b) * w + x / b;
+
+					if (to_space)
+						copy_elem(space->data, o, depth->data, di, esz);
+					else
+						copy_elem(depth->data, di, space->data, o, esz);
+				}
+	return 0;
+}
+
+static int run_depth_to_space(const qp_graph *g, const qp_node *n,
+			      const qp_value *const *in, qp_value *const *out, qp_err *err)
+{
+	(void)g;
+	return run_depth_space(n, in[0], out[0], 1, err);
+}
+
+static int run_space_to_depth(const qp_graph *g, const qp_node *n,
+			      const qp_value *const *in, qp_value *const *out, qp_err *err)
+{
+	(void)g;
+	/* SpaceToDepth has no mode: its order is DepthToSpace's DCR. */
+	return run_depth_space(n, out[0], in[0], 0, err);
 }
 
 const qp_op_def qp_ops_tensor[] = {
@@ -804,5 +973,7 @@ const qp_op_def qp_ops_tensor[] = {
 	{"Tile", infer_tile, run_tile},
 	{"Pad", infer_pad, run_pad},
 	{"Resize", infer_resize, run_resize},
+	{"DepthToSpace", infer_depth_to_space, run_depth_to_space},
+	{"SpaceToDepth", infer_space_to_depth, run_space_to_depth},
 	{NULL, NULL, NULL},
 };

@@ -20,8 +20,13 @@ design for the models qpipe targets (docs/conformance.md):
     starts/ends/axes/steps, TopK's k, Resize's scales/sizes, ...) but that
     the test feeds as graph inputs become initializers holding exactly the
     test's input values; the remaining inputs are renumbered in order.
-Expected outputs are never touched.  A test the converter cannot upgrade is
-copied unchanged (onnx2ir then refuses it; expected-skips says why).
+Expected outputs are never touched.  A changed test is vendored twice: the
+upstream files unchanged under the upstream name (the runner expects onnx2ir
+to refuse them and reports a TAP skip with the reason), and the changed model
+with the same data under the name plus "+opset13", "+const" or
+"+opset13+const"; both count in the runner's table.  VARIANTS.tsv pairs them
+and says why the upstream form is out of scope.  A test the converter cannot
+upgrade is copied unchanged (onnx2ir then refuses it; expected-skips says why).
 """
 import os
 import shutil
@@ -36,12 +41,12 @@ AveragePool GlobalAveragePool GlobalMaxPool BatchNormalization
 InstanceNormalization Concat Split Reshape Flatten Transpose Squeeze Unsqueeze
 Slice Gather Pad Resize Upsample ReduceMean ReduceMax ReduceSum Sum Max Min
 Where Expand Cast Shape ConstantOfShape Identity Dropout TopK ArgMax
-QuantizeLinear DequantizeLinear""".split())
+QuantizeLinear DequantizeLinear Tile DepthToSpace SpaceToDepth""".split())
 
 # Input positions onnx2ir needs as constants (exported models have them as
 # initializers or Constant/Shape chains that fold).
 CONST_OPERANDS = {
-    "Reshape": [1], "Expand": [1], "ConstantOfShape": [0], "TopK": [1],
+    "Reshape": [1], "Expand": [1], "Tile": [1], "ConstantOfShape": [0], "TopK": [1],
     "Squeeze": [1], "Unsqueeze": [1], "Split": [1], "Slice": [1, 2, 3, 4],
     "Pad": [1, 2], "Resize": [1, 2, 3], "Upsample": [1],
     "ReduceSum": [1], "ReduceMean": [1], "ReduceMax": [1],
@@ -54,16 +59,31 @@ def opset_of(model):
     return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
-def vendor_one(src, dst, notes):
+def copy_upstream(src, dst):
+    """The test exactly as generated, test_data_set_0 moved up one level."""
+    data = os.path.join(src, "test_data_set_0")
+    os.makedirs(dst, exist_ok=True)
+    shutil.copyfile(os.path.join(src, "model.onnx"), os.path.join(dst, "model.onnx"))
+    for f in sorted(os.listdir(data)):
+        if f.endswith(".pb"):
+            shutil.copyfile(os.path.join(data, f), os.path.join(dst, f))
+
+
+def vendor_one(src, out, notes, variants):
+    """Vendors one test; returns the names of the directories it wrote."""
     name = os.path.basename(src)
     model = onnx.load(os.path.join(src, "model.onnx"))
     data = os.path.join(src, "test_data_set_0")
     changes = []
+    why = []
+    suffix = ""
     old = opset_of(model)
     if old < TARGET_OPSET:
         try:
             model = version_converter.convert_version(model, TARGET_OPSET)
             changes.append("opset %d upgraded to %d with onnx.version_converter" % (old, TARGET_OPSET))
+            why.append("opset %d: onnx2ir imports opsets 13-20 by design" % old)
+            suffix += "+opset%d" % TARGET_OPSET
         except Exception:  # left as is: onnx2ir refuses it, expected-skips says why
             model = onnx.load(os.path.join(src, "model.onnx"))
 
@@ -73,6 +93,9 @@ def vendor_one(src, dst, notes):
         for pos in CONST_OPERANDS.get(node.op_type, []):
             if pos < len(node.input) and node.input[pos] in input_names:
                 frozen.add(node.input[pos])
+    if frozen:
+        suffix += "+const"
+    dst = os.path.join(out, name + suffix)
     os.makedirs(dst, exist_ok=True)
     kept = 0
     for i, vin in enumerate(input_names):
@@ -90,14 +113,20 @@ def vendor_one(src, dst, notes):
         keep = [v for v in model.graph.input if v.name not in frozen]
         del model.graph.input[:]
         model.graph.input.extend(keep)
-        changes.append("graph inputs %s made initializers with the test's values"
-                       % ", ".join(n for n in input_names if n in frozen))
+        fed = ", ".join(n for n in input_names if n in frozen)
+        changes.append("graph inputs %s made initializers with the test's values" % fed)
+        why.append("%s fed as graph input%s: onnx2ir requires constant shape operands by design"
+                   % (fed, "s" if len(frozen) > 1 else ""))
     onnx.save(model, os.path.join(dst, "model.onnx"))
     for f in sorted(os.listdir(data)):
         if f.startswith("output_"):
             shutil.copyfile(os.path.join(data, f), os.path.join(dst, f))
-    if changes:
-        notes.append("%s\t%s\n" % (name, "; ".join(changes)))
+    if not changes:
+        return [name]
+    notes.append("%s\t%s\n" % (name + suffix, "; ".join(changes)))
+    variants.append("%s\t%s\t%s\n" % (name, name + suffix, "; ".join(why)))
+    copy_upstream(src, os.path.join(out, name))
+    return [name, name + suffix]
 
 
 def main():
@@ -117,6 +146,7 @@ def main():
             f.write(provenance)
     shutil.copyfile(os.path.join(src, "LICENSE"), os.path.join(out, "LICENSE"))
     notes = []
+    variants = []
     op_of = []
     for name in sorted(os.listdir(src)):
         model_path = os.path.join(src, name, "model.onnx")
@@ -125,11 +155,15 @@ def main():
         ops = [n.op_type for n in onnx.load(model_path).graph.node]
         tested = [op for op in ops if op in OPS]
         if tested:
-            op_of.append("%s\t%s\n" % (name, tested[0]))
-            vendor_one(os.path.join(src, name), os.path.join(out, name), notes)
+            for written in vendor_one(os.path.join(src, name), out, notes, variants):
+                op_of.append("%s\t%s\n" % (written, tested[0]))
     with open(os.path.join(out, "MODIFIED.tsv"), "w") as f:
         f.write("# test\tchange (made by tests/conformance/vendor.py)\n")
         f.writelines(notes)
+    # Upstream test, its changed variant, why onnx2ir refuses the upstream form.
+    with open(os.path.join(out, "VARIANTS.tsv"), "w") as f:
+        f.write("# upstream test\tvariant\twhy the upstream form is out of scope\n")
+        f.writelines(variants)
     # The op each test is counted under in the runner's per-op table.
     with open(os.path.join(out, "OPS.tsv"), "w") as f:
         f.write("# test\top\n")
