@@ -264,7 +264,7 @@ static void tensor_clear(qp_tensor *t)
 	free(t->name);
 	free(t->data);
 	qp_quant_free(t->quant);
-	free(t->stats);
+	qp_stats_free(t->stats);
 	memset(t, 0, sizeof *t);
 }
 
@@ -1057,6 +1057,8 @@ static int verify_tensor(const qp_tensor *t, qp_err *err)
 		if (s->count < 1)
 			return qp_err_set(err, "tensor '%s': stats count %" PRId64 " must be at least 1",
 					  t->name, s->count);
+		if (qp_stats_verify(t, err))
+			return -1;
 	}
 	return 0;
 }
@@ -1382,7 +1384,8 @@ static int read_quant(const cJSON *jq, qp_tensor *t, qp_err *err)
 
 static int read_stats(const cJSON *js, qp_tensor *t, qp_err *err)
 {
-	static const char *const keys[] = { "min", "max", "count", NULL };
+	static const char *const keys[] = { "min", "max", "count", "mean", "std",
+					    "hist", "sum", "sumsq", NULL };
 
 	if (!cJSON_IsObject(js))
 		return qp_err_set(err, "tensor '%s': stats must be an object", t->name);
@@ -1396,7 +1399,7 @@ static int read_stats(const cJSON *js, qp_tensor *t, qp_err *err)
 	    json_int(key(js, "count"), &t->stats->count))
 		return qp_err_set(err, "tensor '%s': stats needs numbers min and max and an integer count",
 				  t->name);
-	return 0;
+	return qp_stats_read_json(js, t, err);
 }
 
 static int read_tensor(reader *r, const cJSON *jt, int idx, qp_err *err)
@@ -2042,7 +2045,8 @@ static int write_tensor(cJSON *arr, const qp_tensor *t, uint64_t offset)
 
 		if (add(o, "stats", js) || add(js, "min", num_float(t->stats->min)) ||
 		    add(js, "max", num_float(t->stats->max)) ||
-		    add(js, "count", num_int(t->stats->count)))
+		    add(js, "count", num_int(t->stats->count)) ||
+		    qp_stats_write_json(t->stats, js))
 			return -1;
 	}
 	return 0;

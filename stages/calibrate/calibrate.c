@@ -1,55 +1,215 @@
 /* Activation statistics for calibrate.
  *
- * Statistics are min, max and count only: merging two runs is exact
- * (min of mins, max of maxes, sum of counts), so a data set can be
- * calibrated in pieces and the results combined without loss.
+ * Every statistic combines exactly (lib/stats.c, docs/ir.md section 5), so
+ * the samples can be spread over threads in any order and over separate
+ * runs (shards) that calibrate --merge combines: the result is the same
+ * bytes.  Each thread has its own interpreter and accumulators over the
+ * shared, read-only graph; the data sources are shared behind a mutex and
+ * hand out one batch at a time, so memory does not grow with the data set.
  */
 #include "calibrate.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "interp.h"
 
-typedef struct observer {
+typedef struct shared {
 	const qp_graph *g;
-	qp_stats *acc;          /* per tensor */
-	unsigned char *seen;    /* per tensor */
-	int64_t batch;          /* the model's batch size */
-	int64_t valid;          /* real samples in the current batch */
-	int64_t sample0;        /* index of the batch's first sample */
-} observer;
+	qp_datasrc **src;        /* per graph input */
+	int64_t batch, total, next, done;  /* next: handed out; done: run */
+	int failed, data_error;
+	qp_err err;
+	pthread_mutex_t lock;
+	int progress;
+	double start, last_report;
+} shared;
+
+typedef struct worker {
+	shared *sh;
+	qp_stats **acc;          /* per tensor, NULL until observed */
+	double *ch_sum, *ch_sq;  /* per-channel scratch for one sample */
+	int64_t valid, sample0;  /* samples in the current batch */
+	qp_err err;
+	int failed;
+	pthread_t thread;
+} worker;
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static int observe(void *ctx, int tensor, const qp_value *v, qp_err *err)
 {
-	observer *ob = ctx;
-	const qp_tensor *t = &ob->g->tensors[tensor];
+	worker *w = ctx;
+	const qp_tensor *t = &w->sh->g->tensors[tensor];
 	const float *x = v->data;
-	int64_t n = v->numel;
-	qp_stats *s = &ob->acc[tensor];
+	int64_t rows = 1, row_numel = v->numel, inner = 1, outer;
+	int nch;
+	qp_stats *s;
 
-	if (v->dtype != QP_DT_FLOAT32 || t->data)
+	if (v->dtype != QP_DT_FLOAT32 || t->data || v->numel == 0)
 		return 0;
-	/* A short last batch is padded with zeros: only the real samples'
-	 * rows count. */
-	if (v->rank >= 1 && v->dims[0] == ob->batch && ob->valid < ob->batch)
-		n = v->numel / ob->batch * ob->valid;
-	for (int64_t i = 0; i < n; i++) {
-		if (!isfinite(x[i]))
-			return qp_err_set(err, "tensor '%s' has a non-finite value (%s) in the batch starting at sample %lld",
-					  t->name, isnan(x[i]) ? "NaN" : x[i] > 0 ? "+inf" : "-inf",
-					  (long long)ob->sample0);
-		if (!ob->seen[tensor]) {
-			s->min = s->max = x[i];
-			ob->seen[tensor] = 1;
-		} else if (x[i] < s->min) {
-			s->min = x[i];
-		} else if (x[i] > s->max) {
-			s->max = x[i];
+	nch = qp_stats_channels(t);
+	if (nch == 0)
+		return 0;
+	/* Rows along the batch axis are samples; a short last batch is
+	 * padded with zeros, and only the real samples' rows count.  A tensor
+	 * without the batch axis counts once per batch. */
+	if (v->rank >= 1 && v->dims[0] == w->sh->batch) {
+		rows = w->valid;
+		row_numel = v->numel / v->dims[0];
+	}
+	for (int d = 2; d < t->rank; d++)
+		inner *= t->dims[d];
+	outer = t->rank >= 2 ? row_numel / (nch * inner) : 1;
+	if (t->rank < 2)
+		inner = row_numel;
+	if (!w->acc[tensor]) {
+		w->acc[tensor] = qp_stats_new(nch);
+		if (!w->acc[tensor])
+			return qp_err_set(err, "out of memory");
+	}
+	s = w->acc[tensor];
+	for (int64_t r = 0; r < rows; r++) {
+		const float *row = x + r * row_numel;
+
+		/* Within one sample the order of additions is fixed, so the
+		 * per-sample double sums are the same in every run; across
+		 * samples they add into exact wide integers. */
+		for (int c = 0; c < nch; c++)
+			w->ch_sum[c] = w->ch_sq[c] = 0;
+		for (int64_t o = 0; o < outer; o++) {
+			for (int c = 0; c < nch; c++) {
+				const float *p = row + (o * nch + c) * inner;
+				double sum = 0, sq = 0;
+
+				for (int64_t i = 0; i < inner; i++) {
+					float xi = p[i];
+
+					if (!isfinite(xi))
+						return qp_err_set(err, "tensor '%s' has a non-finite value (%s) in sample %lld",
+								  t->name, isnan(xi) ? "NaN" : xi > 0 ? "+inf" : "-inf",
+								  (long long)(w->sample0 + r));
+					if (s->count == 0 && o == 0 && c == 0 && i == 0) {
+						s->min = s->max = xi;
+					} else if (xi < s->min) {
+						s->min = xi;
+					} else if (xi > s->max) {
+						s->max = xi;
+					}
+					s->hist[qp_stats_hist_bin(xi)]++;
+					sum += xi;
+					sq += (double)xi * xi;
+				}
+				w->ch_sum[c] += sum;
+				w->ch_sq[c] += sq;
+			}
+		}
+		for (int c = 0; c < nch; c++)
+			if (qp_wide_add_double(s->sum + (size_t)c * QP_STATS_SUM_WORDS,
+					       QP_STATS_SUM_WORDS, w->ch_sum[c], QP_STATS_SUM_LSB) ||
+			    qp_wide_add_double(s->sumsq + (size_t)c * QP_STATS_SQ_WORDS,
+					       QP_STATS_SQ_WORDS, w->ch_sq[c], QP_STATS_SQ_LSB))
+				return qp_err_set(err, "tensor '%s': channel sums out of range", t->name);
+		s->count += row_numel;
+	}
+	return 0;
+}
+
+static void report_progress(shared *sh, int final)
+{
+	double t = now_seconds(), rate;
+	long long left;
+
+	if (!sh->progress || (!final && t - sh->last_report < 0.5))
+		return;
+	sh->last_report = t;
+	rate = t > sh->start ? sh->done / (t - sh->start) : 0;
+	left = rate > 0 ? (long long)((sh->total - sh->done) / rate + 0.5) : 0;
+	fprintf(stderr, "\rcalibrate: %lld/%lld samples, %.1f samples/s, ETA %lld:%02lld ",
+		(long long)sh->done, (long long)sh->total, rate, left / 60, left % 60);
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* Fills the interpreter's inputs with the next batch under the lock;
+ * returns the samples taken, 0 at the end, -1 on a data error. */
+static int64_t take_batch(worker *w, qp_interp *ip)
+{
+	shared *sh = w->sh;
+	int64_t take;
+
+	pthread_mutex_lock(&sh->lock);
+	take = sh->failed ? 0 : sh->total - sh->next;
+	if (take > sh->batch)
+		take = sh->batch;
+	for (int i = 0; i < sh->g->n_inputs && take > 0; i++) {
+		qp_value *in = qp_interp_input(ip, i);
+		float *dst = in->data;
+		int64_t per = in->numel / sh->batch;
+
+		for (int64_t k = 0; k < take; k++) {
+			int rc = qp_datasrc_next(sh->src[i], dst + k * per, &sh->err);
+
+			if (rc != 1) {
+				if (rc == 0)
+					qp_err_set(&sh->err, "data ended early at sample %lld",
+						   (long long)(sh->next + k));
+				sh->failed = sh->data_error = 1;
+				take = -1;
+				break;
+			}
+		}
+		if (take > 0)
+			memset(dst + take * per, 0, (size_t)((sh->batch - take) * per) * sizeof *dst);
+	}
+	if (take > 0) {
+		w->sample0 = sh->next;
+		sh->next += take;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return take;
+}
+
+static void *work(void *arg)
+{
+	worker *w = arg;
+	qp_interp_opts opts = { .observe = observe, .observe_ctx = w };
+	qp_interp *ip = qp_interp_new(w->sh->g, &opts, &w->err);
+	int64_t take;
+
+	if (!ip) {
+		w->failed = 1;
+	} else {
+		while ((take = take_batch(w, ip)) > 0) {
+			w->valid = take;
+			if (qp_interp_run(ip, &w->err)) {
+				w->failed = 1;
+				break;
+			}
+			pthread_mutex_lock(&w->sh->lock);
+			w->sh->done += take;
+			report_progress(w->sh, 0);
+			pthread_mutex_unlock(&w->sh->lock);
 		}
 	}
-	s->count += n;
-	return 0;
+	if (w->failed) {       /* stop the others soon */
+		pthread_mutex_lock(&w->sh->lock);
+		w->sh->failed = 1;
+		pthread_mutex_unlock(&w->sh->lock);
+	}
+	qp_interp_free(ip);
+	return NULL;
 }
 
 static int is_quantized(const qp_graph *g)
@@ -63,78 +223,232 @@ static int is_quantized(const qp_graph *g)
 	return 0;
 }
 
-int calibrate_graph(qp_graph *g, int n_paths, const char *const *paths,
-		    int64_t limit, int64_t *used, int *data_error,
-		    qp_err *err)
+/* Opens one source per input; all must hold the same number of samples. */
+static int open_sources(const qp_graph *g, const calib_opts *o, shared *sh,
+			qp_err *err)
 {
-	observer ob = {0};
-	qp_interp_opts opts = {0};
-	qp_interp *ip = NULL;
-	qp_feed *feed = NULL;
-	int64_t take, done = 0, total;
-	int rc = -1;
+	int64_t count = -1;
+	qp_datasrc_opts so = o->src;
+
+	so.limit = o->limit > 0 ? o->skip + o->limit : 0;
+	for (int i = 0; i < g->n_inputs; i++) {
+		const qp_tensor *t = &g->tensors[g->inputs[i].tensor];
+		int64_t n;
+
+		if (t->dtype != QP_DT_FLOAT32)
+			return qp_err_set(err, "input '%s' is %s; calibrate feeds float32 inputs only",
+					  t->name, qp_dtype_name(t->dtype));
+		sh->src[i] = qp_datasrc_open(g, i, o->paths[i], &so, err);
+		if (!sh->src[i])
+			return -1;
+		if (qp_datasrc_sample_numel(sh->src[i]) * sh->batch != qp_tensor_numel(t))
+			return qp_err_set(err, "%s: samples of %lld values do not fill input '%s' in batches of %lld",
+					  o->paths[i], (long long)qp_datasrc_sample_numel(sh->src[i]),
+					  t->name, (long long)sh->batch);
+		n = qp_datasrc_count(sh->src[i]);
+		if (count >= 0 && n != count)
+			return qp_err_set(err, "%s: %lld samples, but %s has %lld",
+					  o->paths[i], (long long)n, o->paths[0], (long long)count);
+		count = n;
+	}
+	if (count <= o->skip)
+		return qp_err_set(err, "%s: no samples%s", o->paths[0],
+				  o->skip ? " after --skip" : "");
+	sh->total = count - o->skip;
+	return 0;
+}
+
+/* Reads and drops the first skip samples of every source. */
+static int skip_samples(const qp_graph *g, shared *sh, int64_t skip, qp_err *err)
+{
+	for (int i = 0; i < g->n_inputs; i++) {
+		float *scratch = malloc((size_t)qp_datasrc_sample_numel(sh->src[i]) * sizeof *scratch);
+
+		if (!scratch)
+			return qp_err_set(err, "out of memory");
+		for (int64_t k = 0; k < skip; k++)
+			if (qp_datasrc_next(sh->src[i], scratch, err) != 1) {
+				free(scratch);
+				return -1;
+			}
+		free(scratch);
+	}
+	return 0;
+}
+
+int calibrate_graph(qp_graph *g, const calib_opts *o, int64_t *used,
+		    int *data_error, qp_err *err)
+{
+	shared sh = { .g = g };
+	worker *w = NULL;
+	int n_workers = o->threads > 0 ? o->threads : 1, started = 0, rc = -1, nch_max = 1;
+	const qp_tensor *in0;
 
 	*used = 0;
 	*data_error = 0;
 	if (is_quantized(g))
 		return qp_err_set(err, "the IR is already quantized; calibrate takes the float IR from onnx2ir or keras2ir");
-	ob.g = g;
-	ob.acc = calloc((size_t)g->n_tensors + 1, sizeof *ob.acc);
-	ob.seen = calloc((size_t)g->n_tensors + 1, 1);
-	if (!ob.acc || !ob.seen) {
+	if (g->n_inputs < 1)
+		return qp_err_set(err, "the graph has no inputs");
+	in0 = &g->tensors[g->inputs[0].tensor];
+	sh.batch = in0->rank >= 1 && in0->dims[0] > 0 ? in0->dims[0] : 1;
+	for (int i = 0; i < g->n_inputs; i++) {
+		const qp_tensor *t = &g->tensors[g->inputs[i].tensor];
+
+		if (t->rank < 1 || t->dims[0] != sh.batch)
+			return qp_err_set(err, "input '%s': dim 0 must be the batch size %lld shared by all inputs",
+					  t->name, (long long)sh.batch);
+	}
+	sh.src = calloc((size_t)g->n_inputs, sizeof *sh.src);
+	if (!sh.src)
+		return qp_err_set(err, "out of memory");
+	if (open_sources(g, o, &sh, err) || skip_samples(g, &sh, o->skip, err)) {
+		*data_error = 1;
+		goto out;
+	}
+	if (o->limit > 0 && o->limit < sh.total)
+		sh.total = o->limit;
+	for (int t = 0; t < g->n_tensors; t++)
+		if (qp_stats_channels(&g->tensors[t]) > nch_max)
+			nch_max = qp_stats_channels(&g->tensors[t]);
+	if (n_workers > sh.total)      /* no idle interpreters */
+		n_workers = (int)((sh.total + sh.batch - 1) / sh.batch);
+	w = calloc((size_t)n_workers, sizeof *w);
+	if (!w || pthread_mutex_init(&sh.lock, NULL)) {
+		free(w);
+		w = NULL;
 		qp_err_set(err, "out of memory");
 		goto out;
 	}
-	feed = qp_feed_open(g, n_paths, paths, err);
-	if (!feed) {
-		*data_error = 1;
-		goto out;
+	sh.progress = o->progress;
+	sh.start = sh.last_report = now_seconds();
+	for (int k = 0; k < n_workers; k++) {
+		w[k].sh = &sh;
+		w[k].acc = calloc((size_t)g->n_tensors, sizeof *w[k].acc);
+		w[k].ch_sum = malloc((size_t)nch_max * sizeof *w[k].ch_sum);
+		w[k].ch_sq = malloc((size_t)nch_max * sizeof *w[k].ch_sq);
+		if (!w[k].acc || !w[k].ch_sum || !w[k].ch_sq) {
+			qp_err_set(err, "out of memory");
+			goto join;
+		}
 	}
-	total = qp_feed_samples(feed);
-	if (limit > 0 && limit < total)
-		total = limit;
-	if (total == 0) {
-		*data_error = 1;
-		qp_err_set(err, "%s: no samples", paths[0]);
+	for (; started < n_workers; started++)
+		if (pthread_create(&w[started].thread, NULL, work, &w[started])) {
+			qp_err_set(err, "cannot start thread %d", started + 1);
+			break;
+		}
+join:
+	for (int k = 0; k < started; k++)
+		pthread_join(w[k].thread, NULL);
+	if (started < n_workers)
 		goto out;
-	}
-	ob.batch = qp_feed_batch(feed);
-	opts.observe = observe;
-	opts.observe_ctx = &ob;
-	ip = qp_interp_new(g, &opts, err);
-	if (!ip)
-		goto out;
-	while (done < total && (take = qp_feed_next(feed, ip, err)) > 0) {
-		ob.valid = take < total - done ? take : total - done;
-		ob.sample0 = done;
-		if (qp_interp_run(ip, err))
-			goto out;
-		done += ob.valid;
-	}
-	if (done < total) {     /* qp_feed_next failed */
-		*data_error = 1;
+	report_progress(&sh, 1);
+	if (sh.failed) {
+		for (int k = 0; k < n_workers; k++)
+			if (w[k].failed) {
+				*err = w[k].err;
+				goto out;
+			}
+		*err = sh.err;
+		*data_error = sh.data_error;
 		goto out;
 	}
 	for (int t = 0; t < g->n_tensors; t++) {
-		qp_tensor *ten = &g->tensors[t];
+		qp_stats *total = NULL;
 
-		if (!ob.seen[t])
-			continue;
-		if (!ten->stats) {
-			ten->stats = malloc(sizeof *ten->stats);
-			if (!ten->stats) {
-				qp_err_set(err, "out of memory");
+		for (int k = 0; k < n_workers; k++) {
+			if (!w[k].acc[t])
+				continue;
+			if (!total) {
+				total = qp_stats_new(w[k].acc[t]->n_channels);
+				if (!total) {
+					qp_err_set(err, "out of memory");
+					goto out;
+				}
+			}
+			if (qp_stats_merge(total, w[k].acc[t], g->tensors[t].name, err)) {
+				qp_stats_free(total);
 				goto out;
 			}
 		}
-		*ten->stats = ob.acc[t];
+		if (total && total->count == 0) {
+			qp_stats_free(total);
+			total = NULL;
+		}
+		if (total) {
+			qp_stats_free(g->tensors[t].stats);
+			g->tensors[t].stats = total;
+		}
 	}
-	*used = done;
+	*used = sh.next;
 	rc = 0;
 out:
-	qp_interp_free(ip);
-	qp_feed_free(feed);
-	free(ob.acc);
-	free(ob.seen);
+	if (w) {
+		for (int k = 0; k < n_workers; k++) {
+			if (w[k].acc)
+				for (int t = 0; t < g->n_tensors; t++)
+					qp_stats_free(w[k].acc[t]);
+			free(w[k].acc);
+			free(w[k].ch_sum);
+			free(w[k].ch_sq);
+		}
+		free(w);
+		pthread_mutex_destroy(&sh.lock);
+	}
+	for (int i = 0; i < g->n_inputs; i++)
+		qp_datasrc_free(sh.src[i]);
+	free(sh.src);
 	return rc;
+}
+
+/* The IR bytes of g without statistics and history: what "the same
+ * model" means for --merge. */
+static int model_bytes(qp_graph *g, void **buf, size_t *len, qp_err *err)
+{
+	qp_stats **saved = calloc((size_t)g->n_tensors + 1, sizeof *saved);
+	cJSON *history = g->history;
+	int rc;
+
+	if (!saved)
+		return qp_err_set(err, "out of memory");
+	for (int t = 0; t < g->n_tensors; t++) {
+		saved[t] = g->tensors[t].stats;
+		g->tensors[t].stats = NULL;
+	}
+	g->history = cJSON_CreateArray();
+	rc = g->history ? qp_ir_write_mem(g, buf, len, err) : qp_err_set(err, "out of memory");
+	cJSON_Delete(g->history);
+	g->history = history;
+	for (int t = 0; t < g->n_tensors; t++)
+		g->tensors[t].stats = saved[t];
+	free(saved);
+	return rc;
+}
+
+int calibrate_merge(qp_graph *g, qp_graph *other, qp_err *err)
+{
+	void *a = NULL, *b = NULL;
+	size_t la, lb;
+	int same;
+
+	if (model_bytes(g, &a, &la, err) || model_bytes(other, &b, &lb, err)) {
+		free(a);
+		return -1;
+	}
+	same = la == lb && memcmp(a, b, la) == 0;
+	free(a);
+	free(b);
+	if (!same)
+		return qp_err_set(err, "not the same model as the first file (tensors, nodes, inputs or outputs differ)");
+	for (int t = 0; t < g->n_tensors; t++) {
+		qp_tensor *dst = &g->tensors[t];
+		const qp_stats *src = other->tensors[t].stats;
+
+		if (!dst->stats != !src)
+			return qp_err_set(err, "tensor '%s' has statistics in one file and not in the other",
+					  dst->name);
+		if (src && qp_stats_merge(dst->stats, src, dst->name, err))
+			return -1;
+	}
+	return 0;
 }

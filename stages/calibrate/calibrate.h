@@ -4,17 +4,32 @@
 
 #include <stdint.h>
 
+#include "datasrc.h"
 #include "ir.h"
 
-/* Runs the float graph over the samples of the .npy files (one per graph
- * input, see qp_feed_open) and replaces the stats {min, max, count} of every
- * float32 activation (graph inputs and node outputs).  limit > 0 stops
- * after that many samples.  *used is set to the number of samples run.
- * Refuses a quantized or lowered IR.  On failure *data_error tells whether
- * the message is about a data file (it then starts with the file's path)
- * rather than the model. */
-int calibrate_graph(qp_graph *g, int n_paths, const char *const *paths,
-		    int64_t limit, int64_t *used, int *data_error,
-		    qp_err *err);
+/* One data source per graph input: paths[i] feeds graph input i. */
+typedef struct calib_opts {
+	const char *const *paths;   /* g->n_inputs entries */
+	qp_datasrc_opts src;        /* image options and shuffle; limit ignored */
+	int64_t skip;               /* samples to pass over first */
+	int64_t limit;              /* > 0: at most this many after skip */
+	int threads;                /* >= 1 */
+	int progress;               /* print a progress line on stderr */
+} calib_opts;
+
+/* Runs the float graph over the samples and replaces the statistics of
+ * every float32 activation (graph inputs and node outputs): min, max,
+ * count, per-channel exact sums and the bit-pattern histogram (docs/ir.md,
+ * section 5).  The result does not depend on threads or on how the data
+ * was split into runs (every statistic combines exactly).  *used is set to
+ * the number of samples run.  Refuses a quantized or lowered IR.  On
+ * failure *data_error tells whether the message is about a data file (it
+ * then starts with the file's path) rather than the model. */
+int calibrate_graph(qp_graph *g, const calib_opts *o, int64_t *used,
+		    int *data_error, qp_err *err);
+
+/* Adds the statistics of other to those of g.  Both must be the same model:
+ * identical IR files once statistics and history are removed. */
+int calibrate_merge(qp_graph *g, qp_graph *other, qp_err *err);
 
 #endif

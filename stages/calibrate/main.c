@@ -1,5 +1,6 @@
 /* calibrate: run a float IR over sample data and record, for every float
- * activation, the statistics quantize chooses its parameters from. */
+ * activation, the statistics quantize chooses its parameters from; or
+ * (--merge) combine the statistics of runs over parts of a data set. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,36 +11,78 @@
 #include "io.h"
 #include "ir.h"
 
-enum { OPT_DATA = 'd', OPT_OUTPUT = 'o', OPT_QUIET = 'q', OPT_LIMIT = 256 };
+enum {
+	OPT_DATA = 'd', OPT_OUTPUT = 'o', OPT_QUIET = 'q', OPT_THREADS = 'j',
+	OPT_LIMIT = 256, OPT_SKIP, OPT_SIZE, OPT_RESIZE, OPT_MEAN, OPT_STD,
+	OPT_SCALE, OPT_CHANNELS, OPT_SHUFFLE, OPT_MERGE
+};
 
 #define MAX_DATA 16
 
 static const qp_cli_opt options[] = {
-	{OPT_DATA, "data", 'd', "X.npy", "calibration samples along dim 0; once per model input"},
-	{OPT_LIMIT, "limit", 0, "N", "use at most the first N samples (default: all)"},
+	{OPT_DATA, "data", 'd', "[INPUT=]PATH", "samples: .npy, .npz, .idx[.gz], an image folder, a list file or an image; once per model input"},
+	{OPT_SIZE, "size", 0, "WxH", "image size to produce (default: the model input's)"},
+	{OPT_RESIZE, "resize", 0, "MODE", "none (default: other sizes are an error), bilinear or crop"},
+	{OPT_MEAN, "mean", 0, "A[,B,C]", "subtracted per channel after --scale (default 0)"},
+	{OPT_STD, "std", 0, "A[,B,C]", "divided per channel after --mean (default 1)"},
+	{OPT_SCALE, "scale", 0, "X", "pixel multiplier (default 1/255)"},
+	{OPT_CHANNELS, "channels", 0, "ORDER", "rgb, bgr or gray (default: from the model)"},
+	{OPT_SKIP, "skip", 0, "N", "pass over the first N samples (for shards)"},
+	{OPT_LIMIT, "limit", 0, "N", "use at most N samples after --skip (default: all)"},
+	{OPT_SHUFFLE, "shuffle", 0, "SEED", "visit samples in a seeded random order"},
+	{OPT_THREADS, "threads", 'j', "N", "interpreter threads (default: all cores)"},
+	{OPT_MERGE, "merge", 0, NULL, "combine the statistics of the calibrated IRs given as arguments"},
 	{OPT_OUTPUT, "output", 'o', "PATH", "write the IR here (default: standard output)"},
-	{OPT_QUIET, "quiet", 'q', NULL, "print no summary"},
+	{OPT_QUIET, "quiet", 'q', NULL, "print no progress or summary"},
 	{0, NULL, 0, NULL, NULL},
 };
 
 static const qp_cli cli = {
 	.prog = "calibrate",
-	.synopsis = "[options] [MODEL.ir] --data X.npy [-o OUT.ir]",
-	.summary = "Runs a float IR over sample data and records min, max and count of every\n"
-		   "float activation (graph inputs and node outputs) as its statistics.",
+	.synopsis = "[options] [MODEL.ir] --data PATH [-o OUT.ir]\n"
+		    "       calibrate --merge A.cal.ir B.cal.ir ... [-o OUT.ir]",
+	.summary = "Runs a float IR over sample data and records, for every float activation\n"
+		   "(graph inputs and node outputs), min, max, count, per-channel sums and a\n"
+		   "histogram that merge exactly, so shards calibrated apart and merged give\n"
+		   "the same statistics as one run.",
 	.opts = options,
 	.epilog = "Data is read in batches of the model's batch size (dim 0 of its inputs);\n"
 		  "an input with layout NHWC takes (N,H,W,C). MODEL '-' or absent reads\n"
-		  "standard input. See docs/man/calibrate.md.\n",
+		  "standard input. See docs/man/calibrate.md and docs/calibrate.md.\n",
 };
+
+static void usage_err(const qp_err *err)
+{
+	qp_usage_error("%s", err->msg);
+}
+
+static qp_graph *merge_files(int n, char **paths)
+{
+	qp_graph *g = NULL, *other = NULL;
+	qp_err err = {{0}};
+
+	if (n < 1)
+		qp_usage_error("--merge needs at least one calibrated IR");
+	if (qp_ir_read(paths[0], &g, &err))
+		qp_die_err(paths[0], &err);
+	for (int i = 1; i < n; i++) {
+		if (qp_ir_read(paths[i], &other, &err) || calibrate_merge(g, other, &err))
+			qp_die_err(paths[i], &err);
+		qp_graph_free(other);
+		other = NULL;
+	}
+	return g;
+}
 
 int main(int argc, char **argv)
 {
 	const char *data[MAX_DATA], *out = NULL, *model = "-", *arg;
+	const char **paths = NULL;
 	char **argv_copy;
-	int n_data = 0, quiet = 0, data_error, c, first;
-	long long limit = 0;
-	int64_t used;
+	int n_data = 0, quiet = 0, merge = 0, data_error, c, first;
+	long threads = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t used = 0;
+	calib_opts o = {0};
 	qp_graph *g = NULL;
 	qp_err err = {{0}};
 
@@ -54,37 +97,102 @@ int main(int argc, char **argv)
 		switch (c) {
 		case OPT_DATA:
 			if (n_data == MAX_DATA)
-				qp_usage_error("too many --data files");
+				qp_usage_error("too many --data options (at most %d)", MAX_DATA);
 			data[n_data++] = arg;
 			break;
-		case OPT_LIMIT: limit = qp_arg_int("--limit", arg, 1, INT64_MAX); break;
+		case OPT_SIZE:
+			if (qp_datasrc_parse_size(arg, &o.src.height, &o.src.width, &err))
+				usage_err(&err);
+			break;
+		case OPT_RESIZE:
+			if (qp_datasrc_parse_resize(arg, &o.src.resize, &err))
+				usage_err(&err);
+			break;
+		case OPT_CHANNELS:
+			if (qp_datasrc_parse_channels(arg, &o.src.channels, &err))
+				usage_err(&err);
+			break;
+		case OPT_MEAN:
+			if (qp_datasrc_parse_floats3(arg, o.src.mean, 0, &err))
+				usage_err(&err);
+			break;
+		case OPT_STD:
+			if (qp_datasrc_parse_floats3(arg, o.src.std, 1, &err))
+				usage_err(&err);
+			break;
+		case OPT_SCALE:
+			o.src.scale = (float)qp_arg_double("--scale", arg);
+			break;
+		case OPT_SHUFFLE:
+			o.src.shuffle = 1;
+			o.src.seed = (uint64_t)qp_arg_int("--shuffle", arg, 0, INT64_MAX);
+			break;
+		case OPT_SKIP: o.skip = qp_arg_int("--skip", arg, 0, INT64_MAX); break;
+		case OPT_LIMIT: o.limit = qp_arg_int("--limit", arg, 1, INT64_MAX); break;
+		case OPT_THREADS: threads = (long)qp_arg_int("--threads", arg, 1, 1024); break;
+		case OPT_MERGE: merge = 1; break;
 		case OPT_OUTPUT: out = arg; break;
 		case OPT_QUIET: quiet = 1; break;
 		}
 	}
-	if (argc - first > 1)
-		qp_usage_error("one model expected, got %d", argc - first);
-	if (argc - first == 1)
-		model = argv[first];
-	if (n_data == 0)
-		qp_usage_error("no --data given");
-	for (int i = 0; i < n_data; i++)
-		if (qp_is_stdio(model) && qp_is_stdio(data[i]))
-			qp_usage_error("the model and the data cannot both come from standard input");
 	if (qp_is_stdio(out) && isatty(STDOUT_FILENO))
 		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or a pipe");
+	if (merge) {
+		if (n_data)
+			qp_usage_error("--merge takes calibrated IRs, not --data");
+		g = merge_files(argc - first, argv + first);
+	} else {
+		if (argc - first > 1)
+			qp_usage_error("one model expected, got %d", argc - first);
+		if (argc - first == 1)
+			model = argv[first];
+		if (n_data == 0)
+			qp_usage_error("no --data given");
+		for (int i = 0; i < n_data; i++)
+			if (qp_is_stdio(model) && qp_is_stdio(data[i]))
+				qp_usage_error("the model and the data cannot both come from standard input");
+		if (qp_ir_read(model, &g, &err))
+			qp_die_err(model, &err);
+		/* --data name=path goes to that input, plain paths to the
+		 * remaining inputs in order. */
+		paths = calloc((size_t)g->n_inputs + 1, sizeof *paths);
+		if (!paths)
+			qp_die(NULL, "out of memory");
+		for (int i = 0, next = 0; i < n_data; i++) {
+			int idx;
+			const char *path;
 
-	if (qp_ir_read(model, &g, &err))
-		qp_die_err(model, &err);
-	if (calibrate_graph(g, n_data, data, limit, &used, &data_error, &err))
-		qp_die_err(data_error ? NULL : model, &err);
+			qp_datasrc_split_arg(g, data[i], &idx, &path);
+			if (idx < 0) {
+				while (next < g->n_inputs && paths[next])
+					next++;
+				if (next == g->n_inputs)
+					qp_usage_error("more --data than model inputs (%d)", g->n_inputs);
+				idx = next;
+			}
+			if (paths[idx])
+				qp_usage_error("two --data for input '%s'",
+					       g->tensors[g->inputs[idx].tensor].name);
+			paths[idx] = path;
+		}
+		for (int i = 0; i < g->n_inputs; i++)
+			if (!paths[i])
+				qp_usage_error("no --data for input '%s' (the model has %d inputs)",
+					       g->tensors[g->inputs[i].tensor].name, g->n_inputs);
+		o.paths = paths;
+		o.threads = threads > 0 ? (int)threads : 1;
+		o.progress = !quiet && isatty(STDERR_FILENO);
+		if (calibrate_graph(g, &o, &used, &data_error, &err))
+			qp_die_err(data_error ? NULL : model, &err);
+	}
 	if (qp_graph_add_history(g, "calibrate", argc, argv_copy))
 		qp_die(NULL, "out of memory");
 	if (qp_ir_write(g, out, &err))
 		qp_die_err(out ? out : "-", &err);
-	if (!quiet && isatty(STDERR_FILENO))
+	if (!quiet && isatty(STDERR_FILENO) && !merge)
 		qp_warn("recorded statistics over %lld samples", (long long)used);
 	qp_graph_free(g);
+	free(paths);
 	free(argv_copy);
 	return QP_EXIT_OK;
 }
