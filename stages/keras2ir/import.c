@@ -61,6 +61,21 @@ static char *snake_case(const char *s)
 	return b;
 }
 
+/* True when weight name w ("seq/dense_1/kernel:0") has the path
+ * component key ("dense_1") before its last component. */
+static int has_component(const char *w, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p = w;
+
+	while ((p = strstr(p, key))) {
+		if ((p == w || p[-1] == '/') && p[n] == '/')
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
 int keras_layer_weight(keras_ctx *c, const keras_layer *l, int k, int rank,
 		       const int64_t *dims, keras_array *a, qp_err *err)
 {
@@ -72,20 +87,26 @@ int keras_layer_weight(keras_ctx *c, const keras_layer *l, int k, int rank,
 		if (!keras_h5_exists(c->h5, path))
 			return qp_err_set(err, "no weight '%s' in model.weights.h5", path);
 	} else {
-		char group[1200], **names = NULL;
-		int n = 0;
+		const char *group = l->h5_group;
+		char **names = NULL;
+		int n = 0, w, found = -1, seen = 0;
 
-		snprintf(group, sizeof group, "model_weights/%s", l->name);
 		if (!keras_h5_exists(c->h5, group))
 			return qp_err_set(err, "no weight group '%s'", group);
 		if (keras_h5_attr_strings(c->h5, group, "weight_names", &names, &n, err) != 0)
 			return -1;
-		if (k >= n) {
+		for (w = 0; w < n && found < 0; w++)
+			if (!l->h5_shared_group || has_component(names[w], l->key))
+				if (seen++ == k)
+					found = w;
+		if (found < 0) {
 			keras_strings_free(names, n);
-			return qp_err_set(err, "weight group '%s' has %d weights, expected at least %d",
-					  group, n, k + 1);
+			return qp_err_set(err, "weight group '%s' has %d weights%s%s%s, expected at least %d",
+					  group, seen, l->h5_shared_group ? " of layer '" : "",
+					  l->h5_shared_group ? l->key : "",
+					  l->h5_shared_group ? "'" : "", k + 1);
 		}
-		snprintf(path, sizeof path, "%s/%s", group, names[k]);
+		snprintf(path, sizeof path, "%s/%s", group, names[found]);
 		keras_strings_free(names, n);
 	}
 	if (keras_h5_read_floats(c->h5, path, a, err) != 0)
@@ -113,10 +134,45 @@ int keras_layer_weight(keras_ctx *c, const keras_layer *l, int k, int rank,
 	return 0;
 }
 
+/* Where the layers of one model (the file's, or a nested one) get their
+ * names and weights. */
+typedef struct model_scope {
+	const char *prefix;        /* IR name prefix: "" or "<model>/" */
+	const char *v3_prefix;     /* "layers/" or "<the model's v3 path>/layers/" */
+	const char *h5_group;      /* legacy: NULL at the top, else the group of
+	                              the outermost enclosing model */
+} model_scope;
+
+static int is_model_class(const char *cls)
+{
+	return !strcmp(cls, "Sequential") || !strcmp(cls, "Functional") ||
+	       !strcmp(cls, "Model");
+}
+
+static void free_layers(keras_layer *ls, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(ls[i].v3_path);
+		free(ls[i].h5_group);
+		free(ls[i].owned_name);
+	}
+	free(ls);
+}
+
+static char *concat(const char *a, const char *b, const char *c)
+{
+	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s%s%s", a, b, c);
+	return s;
+}
+
 /* Layer entries of the config, validated enough for the table to rely on:
  * class_name a string, config an object, a name. */
-static int collect_layers(const cJSON *layers, keras_layer **out, int *n_out,
-			  qp_err *err)
+static int collect_layers(const cJSON *layers, const model_scope *sc,
+			  keras_layer **out, int *n_out, qp_err *err)
 {
 	int n = cJSON_GetArraySize(layers), i = 0;
 	keras_layer *ls = calloc((size_t)(n ? n : 1), sizeof *ls);
@@ -132,12 +188,25 @@ static int collect_layers(const cJSON *layers, keras_layer **out, int *n_out,
 		if (!cJSON_IsString(name))
 			name = cJSON_GetObjectItemCaseSensitive(it, "name");
 		if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg) || !cJSON_IsString(name)) {
-			free(ls);
+			free_layers(ls, n);
 			return qp_err_set(err, "model config: layer %d has no class_name, config or name", i);
 		}
 		ls[i].class_name = cls->valuestring;
 		ls[i].config = cfg;
+		ls[i].entry = it;
+		ls[i].key = name->valuestring;
 		ls[i].name = name->valuestring;
+		if (sc->prefix[0]) {
+			ls[i].owned_name = concat(sc->prefix, name->valuestring, "");
+			ls[i].name = ls[i].owned_name;
+		}
+		ls[i].h5_shared_group = sc->h5_group != NULL;
+		ls[i].h5_group = sc->h5_group ? strdup(sc->h5_group) :
+				 concat("model_weights/", name->valuestring, "");
+		if (!ls[i].h5_group || (sc->prefix[0] && !ls[i].owned_name)) {
+			free_layers(ls, n);
+			return qp_err_set(err, "out of memory");
+		}
 		i++;
 	}
 	*out = ls;
@@ -152,7 +221,8 @@ static int collect_layers(const cJSON *layers, keras_layer **out, int *n_out,
  * (each layer was visited twice while saving; seen on real files).  So
  * the k-th layer of a class takes the next existing group after the one
  * the previous layer of that class took; failing that, a group named
- * after the layer (which some writers use). */
+ * after the layer (which some writers use).  A nested model's group has
+ * its layers under "<group>/layers/". */
 static int assign_v3_paths(hid_t h5, const char *prefix, keras_layer *ls,
 			   int n, qp_err *err)
 {
@@ -162,7 +232,7 @@ static int assign_v3_paths(hid_t h5, const char *prefix, keras_layer *ls,
 	if (!suffix)
 		return qp_err_set(err, "out of memory");
 	for (i = 0; i < n; i++) {
-		char *snake, key[1100], path[1200];
+		char *snake, key[1100], path[1200], sub[1200];
 		int next = 0, s;
 
 		suffix[i] = -1;
@@ -182,14 +252,15 @@ static int assign_v3_paths(hid_t h5, const char *prefix, keras_layer *ls,
 			else
 				snprintf(key, sizeof key, "%s%s", prefix, snake);
 			snprintf(path, sizeof path, "%s/vars", key);
-			if (keras_h5_exists(h5, path)) {
+			snprintf(sub, sizeof sub, "%s/layers", key);
+			if (keras_h5_exists(h5, path) || keras_h5_exists(h5, sub)) {
 				suffix[i] = s;
 				break;
 			}
 		}
 		free(snake);
 		if (suffix[i] < 0)
-			snprintf(key, sizeof key, "%s%s", prefix, ls[i].name);
+			snprintf(key, sizeof key, "%s%s", prefix, ls[i].key);
 		ls[i].v3_path = strdup(key);
 		if (!ls[i].v3_path) {
 			free(suffix);
@@ -211,33 +282,82 @@ static int locate(qp_err *err, const keras_layer *l)
 	return qp_err_set(err, "%s (layer '%s', class '%s')", msg, l->name, l->class_name);
 }
 
-/* Pass 1: every unsupported class or attribute value, one line each,
- * before anything is built (the house rule: collect, then fail). */
-static int check_layers(const keras_layer *ls, int n, int functional, qp_err *err)
+/* A nested model's layer list: its config's "layers" (a Sequential of
+ * Keras before 2.2: the config itself). */
+static const cJSON *model_layers(const cJSON *cfg)
 {
-	qp_err lines;
+	return cJSON_IsArray(cfg) ? cfg : cJSON_GetObjectItemCaseSensitive(cfg, "layers");
+}
+
+static int check_layers(const keras_layer *ls, int n, int functional,
+			const char *prefix, qp_err *lines);
+
+/* The problems of a nested model's layers, named "<model>/<layer>". */
+static int check_nested(const keras_layer *l, qp_err *lines)
+{
+	const cJSON *layers = model_layers(l->config);
+	model_scope sc = {NULL, "", "-"};
+	keras_layer *ls = NULL;
+	char *prefix = concat(l->name, "/", "");
+	int n = 0, problems;
+
+	if (!prefix) {
+		qp_err_append(lines, "out of memory");
+		return 1;
+	}
+	sc.prefix = prefix;
+	if (!cJSON_IsArray(layers) || collect_layers(layers, &sc, &ls, &n, NULL) != 0) {
+		qp_err_append(lines, "nested model has no valid layer list (layer '%s', class '%s')",
+			      l->name, l->class_name);
+		free(prefix);
+		return 1;
+	}
+	problems = check_layers(ls, n, strcmp(l->class_name, "Sequential") != 0, prefix, lines);
+	free_layers(ls, n);
+	free(prefix);
+	return problems;
+}
+
+/* Pass 1: every unsupported class or attribute value, one line each,
+ * nested models included, before anything is built (the house rule:
+ * collect, then fail).  Returns the number of problems. */
+static int check_layers(const keras_layer *ls, int n, int functional,
+			const char *prefix, qp_err *lines)
+{
 	int i, problems = 0;
 
-	lines.msg[0] = 0;
 	for (i = 0; i < n; i++) {
 		const keras_layer_def *def = keras_layer_find(ls[i].class_name);
 
-		if (!def) {
-			qp_err_append(&lines, "unsupported layer '%s' (class '%s')",
+		if (is_model_class(ls[i].class_name)) {
+			problems += check_nested(&ls[i], lines);
+		} else if (!def) {
+			qp_err_append(lines, "unsupported layer '%s' (class '%s')",
 				      ls[i].name, ls[i].class_name);
 			problems++;
 		} else {
-			problems += def->check(&ls[i], &lines);
-			if (!functional && i > 0 && strcmp(ls[i].class_name, "InputLayer") == 0) {
-				qp_err_append(&lines, "InputLayer is not the first layer (layer '%s', class 'InputLayer')",
+			problems += def->check(&ls[i], lines);
+			if (!functional && i > 0 && strcmp(ls[i].class_name, "InputLayer") == 0 &&
+			    !prefix[0]) {
+				qp_err_append(lines, "InputLayer is not the first layer (layer '%s', class 'InputLayer')",
 					      ls[i].name);
 				problems++;
 			}
 		}
 	}
-	if (problems && err)
+	return problems;
+}
+
+static int check_all(const keras_layer *ls, int n, int functional, qp_err *err)
+{
+	qp_err lines;
+
+	lines.msg[0] = 0;
+	if (check_layers(ls, n, functional, "", &lines) == 0)
+		return 0;
+	if (err)
 		memcpy(err->msg, lines.msg, sizeof lines.msg);
-	return problems ? -1 : 0;
+	return -1;
 }
 
 /* ---- Functional models ---------------------------------------------------- */
@@ -309,147 +429,268 @@ static int node_refs(const cJSON *node, tensor_ref *refs, int *n)
 	return 0;
 }
 
+/* input_layers / output_layers: [[name, node, tensor], ...] or one bare
+ * [name, node, tensor]. */
+static int io_refs(const cJSON *v, tensor_ref *refs, int *n)
+{
+	const cJSON *it;
+
+	*n = 0;
+	if (cJSON_IsArray(v) && cJSON_IsString(cJSON_GetArrayItem(v, 0))) {
+		*n = 1;
+		return history_ref(v, &refs[0]);
+	}
+	if (!cJSON_IsArray(v))
+		return -1;
+	cJSON_ArrayForEach(it, v) {
+		if (*n >= KERAS_MAX_LAYER_INPUTS || history_ref(it, &refs[*n]) != 0)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
 static int layer_index(const keras_layer *ls, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
-		if (strcmp(ls[i].name, name) == 0)
+		if (strcmp(ls[i].key, name) == 0)
 			return i;
 	return -1;
 }
 
-/* Builds a Functional model: each layer's inbound nodes name the layers
- * whose outputs it consumes; layers are emitted once all of those exist
- * (config order is topological in practice; we do not rely on it). */
-static int import_functional(keras_ctx *c, const cJSON *model_cfg, qp_err *err)
+/* The IR tensors a Functional model's layer calls produced: output
+ * `tensor` of call `node` of layer `layer`. */
+typedef struct call_output {
+	int layer, node, tensor, ir;
+} call_output;
+
+typedef struct call_table {
+	call_output *v;
+	int n, cap;
+} call_table;
+
+static int record(call_table *t, int layer, int node, int tensor, int ir)
 {
-	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(model_cfg, "layers");
-	const cJSON *outs = cJSON_GetObjectItemCaseSensitive(model_cfg, "output_layers"), *it;
+	if (t->n == t->cap) {
+		int cap = t->cap ? 2 * t->cap : 64;
+		call_output *v = realloc(t->v, (size_t)cap * sizeof *v);
+
+		if (!v)
+			return -1;
+		t->v = v, t->cap = cap;
+	}
+	t->v[t->n++] = (call_output){layer, node, tensor, ir};
+	return 0;
+}
+
+static int lookup(const call_table *t, int layer, int node, int tensor)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->v[i].layer == layer && t->v[i].node == node && t->v[i].tensor == tensor)
+			return t->v[i].ir;
+	return -1;
+}
+
+static int build_model(keras_ctx *c, const keras_layer *self, const cJSON *cfg,
+		       const model_scope *sc, const int *in_t, int n_in,
+		       int *out_t, int *n_out, qp_err *err);
+
+/* Makes the current tensor t (its shape is the graph's). */
+static void set_current(keras_ctx *c, int t)
+{
+	const qp_tensor *x = &c->g->tensors[t];
+
+	c->cur = t;
+	c->rank = x->rank;
+	memcpy(c->dims, x->dims, sizeof c->dims);
+}
+
+/* Emits call `node` of layer l on the tensors c->ins[0..n_ins): a table
+ * row, or a nested model.  Its outputs go to outs (*n_outs of them). */
+static int emit_call(keras_ctx *c, const keras_layer *l, int node,
+		     const model_scope *sc, int *outs, int *n_outs, qp_err *err)
+{
+	keras_layer call = *l;
+	char *name = NULL;
+	int rc;
+
+	if (node > 0) {
+		char suffix[32];
+
+		snprintf(suffix, sizeof suffix, "/call%d", node);
+		name = concat(l->name, suffix, "");
+		if (!name)
+			return qp_err_set(err, "out of memory");
+		call.name = name;
+	}
+	if (c->n_ins > 0)
+		set_current(c, c->ins[0]);
+	if (is_model_class(l->class_name)) {
+		char *prefix = concat(call.name, "/", ""), *v3 = concat(l->v3_path ? l->v3_path : "", "/layers/", "");
+		model_scope inner = {prefix, v3, sc->h5_group ? sc->h5_group : l->h5_group};
+		int ins[KERAS_MAX_LAYER_INPUTS], n = c->n_ins;
+
+		memcpy(ins, c->ins, sizeof ins);
+		rc = prefix && v3 ? build_model(c, &call, l->config, &inner, ins, n, outs, n_outs, err)
+				  : qp_err_set(err, "out of memory");
+		free(prefix);
+		free(v3);
+	} else {
+		rc = keras_layer_find(l->class_name)->emit(c, &call, err);
+		if (rc != 0)
+			locate(err, &call);
+		outs[0] = c->cur;
+		*n_outs = 1;
+	}
+	free(name);
+	return rc;
+}
+
+/* Builds a Functional model: each layer's inbound nodes (one per call)
+ * name the calls whose outputs it consumes; calls are emitted once all
+ * of those exist (config order is topological in practice; we do not
+ * rely on it).  At the top (in_t NULL) its InputLayers become the graph's
+ * inputs, in input_layers order; nested, they are bound to in_t. */
+static int build_functional(keras_ctx *c, const keras_layer *self, const cJSON *cfg,
+			    const model_scope *sc, const int *in_t, int n_in,
+			    int *out_t, int *n_out, qp_err *err)
+{
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(cfg, "layers");
 	keras_layer *ls = NULL;
-	int *out_t = NULL;   /* IR tensor of layer i's output, -1 before */
-	int n = 0, i, rc = -1, left, progress;
+	call_table calls = {0};
+	tensor_ref io[KERAS_MAX_LAYER_INPUTS];
+	int n = 0, i, k, rc = -1, left = 0, progress, n_io, saved = c->functional;
 
 	if (!cJSON_IsArray(layers))
 		return qp_err_set(err, "model config has no layer list");
-	if (collect_layers(layers, &ls, &n, err) != 0)
+	if (collect_layers(layers, sc, &ls, &n, err) != 0)
 		return -1;
 	c->functional = 1;
 	if (n == 0) {
 		qp_err_set(err, "model has no layers");
 		goto out;
 	}
-	if (check_layers(ls, n, 1, err) != 0)
+	if (!self && check_all(ls, n, 1, err) != 0)
 		goto out;
-	for (i = 0; i < n; i++) {
-		const cJSON *inb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "inbound_nodes");
+	if (c->wformat == KERAS_WEIGHTS_V3 &&
+	    assign_v3_paths(c->h5, sc->v3_prefix, ls, n, err) != 0)
+		goto out;
+	/* The inputs, in the model's order. */
+	if (io_refs(cJSON_GetObjectItemCaseSensitive(cfg, "input_layers"), io, &n_io) != 0 ||
+	    n_io == 0) {
+		qp_err_set(err, "malformed input_layers");
+		goto out;
+	}
+	if (in_t && n_io != n_in) {
+		qp_err_set(err, "the model takes %d inputs, it is called with %d", n_io, n_in);
+		goto out;
+	}
+	for (k = 0; k < n_io; k++) {
+		int j = layer_index(ls, n, io[k].layer), t;
 
-		if (cJSON_GetArraySize(inb) > 1) {
-			qp_err_set(err, "layer is called %d times; shared layers are not supported yet "
-				   "(layer '%s', class '%s')", cJSON_GetArraySize(inb),
+		if (j < 0 || strcmp(ls[j].class_name, "InputLayer") != 0) {
+			qp_err_set(err, "input_layers names '%s', not an InputLayer", io[k].layer);
+			goto out;
+		}
+		if (in_t) {
+			t = in_t[k];
+		} else {
+			c->n_ins = 0;
+			if (keras_layer_find("InputLayer")->emit(c, &ls[j], err) != 0) {
+				locate(err, &ls[j]);
+				goto out;
+			}
+			t = c->cur;
+		}
+		if (record(&calls, j, 0, 0, t) != 0) {
+			qp_err_set(err, "out of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		int nodes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ls[i].entry,
+										 "inbound_nodes"));
+
+		if (strcmp(ls[i].class_name, "InputLayer") == 0)
+			continue;
+		if (nodes == 0) {
+			qp_err_set(err, "layer has no inputs (layer '%s', class '%s')",
 				   ls[i].name, ls[i].class_name);
 			goto out;
 		}
+		left += nodes;
 	}
-	if (c->wformat == KERAS_WEIGHTS_V3 &&
-	    assign_v3_paths(c->h5, c->v3_prefix, ls, n, err) != 0)
-		goto out;
-	out_t = malloc((size_t)n * sizeof *out_t);
-	if (!out_t) {
-		qp_err_set(err, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		out_t[i] = -1;
-	left = n;
 	do {
 		progress = 0;
 		for (i = 0; i < n; i++) {
-			const cJSON *inb = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, i), "inbound_nodes");
-			tensor_ref refs[KERAS_MAX_LAYER_INPUTS];
-			int nr = 0, k, ready = 1;
+			const cJSON *inb = cJSON_GetObjectItemCaseSensitive(ls[i].entry, "inbound_nodes");
+			int nodes = cJSON_GetArraySize(inb);
 
-			if (out_t[i] >= 0)
+			if (strcmp(ls[i].class_name, "InputLayer") == 0)
 				continue;
-			if (cJSON_GetArraySize(inb) == 1 &&
-			    node_refs(cJSON_GetArrayItem(inb, 0), refs, &nr) != 0) {
-				qp_err_set(err, "malformed inbound_nodes (layer '%s', class '%s')",
-					   ls[i].name, ls[i].class_name);
-				goto out;
-			}
-			if (nr == 0 && strcmp(ls[i].class_name, "InputLayer") != 0) {
-				qp_err_set(err, "layer has no inputs (layer '%s', class '%s')",
-					   ls[i].name, ls[i].class_name);
-				goto out;
-			}
-			for (k = 0; k < nr && ready; k++) {
-				int j = layer_index(ls, n, refs[k].layer);
+			for (k = 0; k < nodes; k++) {
+				tensor_ref refs[KERAS_MAX_LAYER_INPUTS];
+				int outs[KERAS_MAX_LAYER_INPUTS], nr = 0, no = 0, r, ready = 1;
 
-				if (j < 0 || refs[k].node != 0 || refs[k].tensor != 0) {
-					qp_err_set(err, "input '%s' node %d tensor %d is not a layer output "
-						   "(layer '%s', class '%s')", refs[k].layer, refs[k].node,
-						   refs[k].tensor, ls[i].name, ls[i].class_name);
+				if (lookup(&calls, i, k, 0) >= 0)
+					continue;
+				if (node_refs(cJSON_GetArrayItem(inb, k), refs, &nr) != 0 || nr == 0) {
+					qp_err_set(err, "malformed inbound_nodes (layer '%s', class '%s')",
+						   ls[i].name, ls[i].class_name);
 					goto out;
 				}
-				ready = out_t[j] >= 0;
-				c->ins[k] = out_t[j];
-			}
-			if (!ready)
-				continue;
-			c->n_ins = nr;
-			if (nr > 0) {
-				const qp_tensor *t = &c->g->tensors[c->ins[0]];
+				for (r = 0; r < nr && ready; r++) {
+					int j = layer_index(ls, n, refs[r].layer);
 
-				c->cur = c->ins[0];
-				c->rank = t->rank;
-				memcpy(c->dims, t->dims, sizeof c->dims);
+					if (j < 0) {
+						qp_err_set(err, "input '%s' is not a layer of the model "
+							   "(layer '%s', class '%s')", refs[r].layer,
+							   ls[i].name, ls[i].class_name);
+						goto out;
+					}
+					c->ins[r] = lookup(&calls, j, refs[r].node, refs[r].tensor);
+					ready = c->ins[r] >= 0;
+				}
+				if (!ready)
+					continue;
+				c->n_ins = nr;
+				if (emit_call(c, &ls[i], k, sc, outs, &no, err) != 0)
+					goto out;
+				for (r = 0; r < no; r++)
+					if (record(&calls, i, k, r, outs[r]) != 0) {
+						qp_err_set(err, "out of memory");
+						goto out;
+					}
+				left--;
+				progress = 1;
 			}
-			if (keras_layer_find(ls[i].class_name)->emit(c, &ls[i], err) != 0) {
-				locate(err, &ls[i]);
-				goto out;
-			}
-			out_t[i] = c->cur;
-			left--;
-			progress = 1;
 		}
 	} while (left > 0 && progress);
 	if (left > 0) {
-		qp_err_set(err, "the layer graph has a cycle or a missing input");
+		qp_err_set(err, "the layer graph has a cycle or an input that is never computed");
 		goto out;
 	}
-	/* Outputs: [[name, node, tensor], ...], or one bare [name, node, tensor]. */
-	if (cJSON_IsArray(outs) && cJSON_IsString(cJSON_GetArrayItem(outs, 0))) {
-		tensor_ref r;
-
-		int j;
-
-		if (history_ref(outs, &r) != 0 || (j = layer_index(ls, n, r.layer)) < 0) {
-			qp_err_set(err, "malformed output_layers");
-			goto out;
-		}
-		if (keras_add_output(c, out_t[j], err) != 0)
-			goto out;
-	} else {
-		cJSON_ArrayForEach(it, outs) {
-			tensor_ref r;
-			int j;
-
-			if (history_ref(it, &r) != 0 || (j = layer_index(ls, n, r.layer)) < 0) {
-				qp_err_set(err, "malformed output_layers");
-				goto out;
-			}
-			if (keras_add_output(c, out_t[j], err) != 0)
-				goto out;
-		}
-	}
-	if (c->g->n_outputs == 0) {
-		qp_err_set(err, "model has no outputs");
+	if (io_refs(cJSON_GetObjectItemCaseSensitive(cfg, "output_layers"), io, &n_io) != 0 ||
+	    n_io == 0) {
+		qp_err_set(err, "malformed output_layers");
 		goto out;
 	}
+	for (k = 0; k < n_io; k++) {
+		int j = layer_index(ls, n, io[k].layer);
+
+		out_t[k] = j < 0 ? -1 : lookup(&calls, j, io[k].node, io[k].tensor);
+		if (out_t[k] < 0) {
+			qp_err_set(err, "output_layers names '%s' node %d tensor %d, which the model "
+				   "does not compute", io[k].layer, io[k].node, io[k].tensor);
+			goto out;
+		}
+	}
+	*n_out = n_io;
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
-		free(ls[i].v3_path);
-	free(ls);
-	free(out_t);
+	c->functional = saved;
+	free_layers(ls, n);
+	free(calls.v);
 	return rc;
 }
 
@@ -462,32 +703,43 @@ static const cJSON *implicit_input_shape(const cJSON *model_cfg,
 	const cJSON *s = first ? cJSON_GetObjectItemCaseSensitive(first->config,
 								  "batch_input_shape") : NULL;
 
-	if (!cJSON_IsArray(s))
+	if (!cJSON_IsArray(s) && cJSON_IsObject(model_cfg))
 		s = cJSON_GetObjectItemCaseSensitive(model_cfg, "build_input_shape");
 	return cJSON_IsArray(s) ? s : NULL;
 }
 
-static int import_sequential(keras_ctx *c, const cJSON *model_cfg,
-			     const cJSON *layers, qp_err *err)
+/* A Sequential is a chain; at the top its input is the graph's, nested it
+ * is in_t[0] (its InputLayer, if any, is then only a shape note). */
+static int build_sequential(keras_ctx *c, const keras_layer *self, const cJSON *cfg,
+			    const model_scope *sc, const int *in_t, int n_in,
+			    int *out_t, int *n_out, qp_err *err)
 {
+	const cJSON *layers = model_layers(cfg);
 	keras_layer *ls = NULL;
-	int n = 0, i, rc = -1;
+	int n = 0, i, rc = -1, saved = c->functional;
 
-	if (collect_layers(layers, &ls, &n, err) != 0)
+	if (!cJSON_IsArray(layers))
+		return qp_err_set(err, "model config has no layer list");
+	if (collect_layers(layers, sc, &ls, &n, err) != 0)
 		return -1;
+	c->functional = 0;
 	if (n == 0) {
-		free(ls);
-		return qp_err_set(err, "model has no layers");
+		qp_err_set(err, "model has no layers");
+		goto out;
 	}
-	if (check_layers(ls, n, 0, err) != 0)
+	if (!self && check_all(ls, n, 0, err) != 0)
 		goto out;
 	if (c->wformat == KERAS_WEIGHTS_V3 &&
-	    assign_v3_paths(c->h5, c->v3_prefix, ls, n, err) != 0)
+	    assign_v3_paths(c->h5, sc->v3_prefix, ls, n, err) != 0)
 		goto out;
-
-	/* Pass 2: build. */
-	if (strcmp(ls[0].class_name, "InputLayer") != 0) {
-		const cJSON *shape = implicit_input_shape(model_cfg, &ls[0]);
+	if (in_t) {
+		if (n_in != 1) {
+			qp_err_set(err, "a Sequential takes 1 input, it is called with %d", n_in);
+			goto out;
+		}
+		set_current(c, in_t[0]);
+	} else if (strcmp(ls[0].class_name, "InputLayer") != 0) {
+		const cJSON *shape = implicit_input_shape(cfg, &ls[0]);
 
 		if (!shape) {
 			qp_err_set(err, "model has no InputLayer and no input shape");
@@ -498,21 +750,49 @@ static int import_sequential(keras_ctx *c, const cJSON *model_cfg,
 	}
 	for (i = 0; i < n; i++) {
 		const keras_layer_def *def = keras_layer_find(ls[i].class_name);
+		int outs[KERAS_MAX_LAYER_INPUTS], no = 0;
 
-		if (c->flatten_pending && !def->takes_flatten &&
+		if (in_t && strcmp(ls[i].class_name, "InputLayer") == 0)
+			continue;
+		if (c->flatten_pending && (!def || !def->takes_flatten) &&
 		    keras_flush_flatten(c, err) != 0)
 			goto out;
-		if (def->emit(c, &ls[i], err) != 0) {
-			locate(err, &ls[i]);
+		c->n_ins = c->cur >= 0 ? 1 : 0;
+		c->ins[0] = c->cur;
+		if (emit_call(c, &ls[i], 0, sc, outs, &no, err) != 0)
+			goto out;
+		if (no != 1) {
+			qp_err_set(err, "a layer of a Sequential has %d outputs (layer '%s', class '%s')",
+				   no, ls[i].name, ls[i].class_name);
 			goto out;
 		}
+		set_current(c, outs[0]);
 	}
+	if (keras_flush_flatten(c, err) != 0)
+		goto out;
+	if (c->cur < 0) {
+		qp_err_set(err, "model has no input");
+		goto out;
+	}
+	out_t[0] = c->cur;
+	*n_out = 1;
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
-		free(ls[i].v3_path);
-	free(ls);
+	c->functional = saved;
+	free_layers(ls, n);
 	return rc;
+}
+
+/* A model, the file's (self NULL) or a nested one called on in_t. */
+static int build_model(keras_ctx *c, const keras_layer *self, const cJSON *cfg,
+		       const model_scope *sc, const int *in_t, int n_in,
+		       int *out_t, int *n_out, qp_err *err)
+{
+	const char *cls = self ? self->class_name : NULL;
+
+	if (!cls || strcmp(cls, "Sequential") == 0)
+		return build_sequential(c, self, cfg, sc, in_t, n_in, out_t, n_out, err);
+	return build_functional(c, self, cfg, sc, in_t, n_in, out_t, n_out, err);
 }
 
 /* Builds the graph from a parsed model config and opened weights. */
@@ -520,23 +800,24 @@ static int import_model(keras_ctx *c, const cJSON *root, qp_err *err)
 {
 	const cJSON *cls = cJSON_GetObjectItemCaseSensitive(root, "class_name");
 	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
-	const cJSON *layers;
+	model_scope top = {"", c->v3_prefix ? c->v3_prefix : "", NULL};
+	int outs[KERAS_MAX_LAYER_INPUTS], n_out = 0, i, rc;
 
 	if (!cJSON_IsString(cls))
 		return qp_err_set(err, "model config has no class_name");
-	if (strcmp(cls->valuestring, "Functional") == 0 ||
-	    strcmp(cls->valuestring, "Model") == 0)
-		return import_functional(c, cfg, err);
-	if (strcmp(cls->valuestring, "Sequential") != 0)
+	if (!is_model_class(cls->valuestring))
 		return qp_err_set(err, "unsupported model class '%s'; only Sequential and Functional",
 				  cls->valuestring);
-	/* Keras before 2.2 wrote a Sequential's config as the bare layer list. */
-	layers = cJSON_IsArray(cfg) ? cfg : cJSON_GetObjectItemCaseSensitive(cfg, "layers");
-	if (!cJSON_IsArray(layers))
-		return qp_err_set(err, "model config has no layer list");
-	if (import_sequential(c, cJSON_IsObject(cfg) ? cfg : NULL, layers, err) != 0)
+	if (strcmp(cls->valuestring, "Sequential") == 0)
+		rc = build_sequential(c, NULL, cfg, &top, NULL, 0, outs, &n_out, err);
+	else
+		rc = build_functional(c, NULL, cfg, &top, NULL, 0, outs, &n_out, err);
+	if (rc != 0)
 		return -1;
-	return keras_finish_graph(c, err);
+	for (i = 0; i < n_out; i++)
+		if (keras_add_output(c, outs[i], err) != 0)
+			return -1;
+	return 0;
 }
 
 static int parse_config(const char *text, size_t len, const char *what,

@@ -75,10 +75,22 @@ typedef enum keras_weights_format {
 
 /* One layer of the model's config, as the layer table sees it. */
 typedef struct keras_layer {
-	const char *name;          /* config.name */
+	/* For messages and IR names: config.name, as "<model>/<name>" inside
+	 * a nested model and "<name>/call<k>" for the k-th call (k >= 1) of a
+	 * layer called more than once. */
+	const char *name;
 	const char *class_name;
 	const cJSON *config;       /* the layer's "config" object */
+	const cJSON *entry;        /* its entry in the layer list */
 	char *v3_path;             /* KERAS_WEIGHTS_V3: "layers/conv2d_1" */
+	/* KERAS_WEIGHTS_LEGACY: the group holding the weights,
+	 * "model_weights/<layer>"; for a layer of a nested model the group of
+	 * the outermost enclosing model's layer, whose weight_names list every
+	 * inner layer's weights, told apart by the component "<key>/". */
+	char *h5_group;
+	const char *key;           /* config.name */
+	int h5_shared_group;       /* the group is an enclosing model's */
+	char *owned_name;          /* malloc'd name, when it is not config.name */
 } keras_layer;
 
 #define KERAS_MAX_LAYER_INPUTS 32
@@ -143,7 +155,5 @@ int keras_add_input(keras_ctx *c, const char *name, const cJSON *batch_shape,
 int keras_flush_flatten(keras_ctx *c, qp_err *err);
 /* Marks tensor t a graph output (layout "NHWC" for rank 3 and 4). */
 int keras_add_output(keras_ctx *c, int t, qp_err *err);
-/* After the last layer: flushes a pending Flatten, marks the graph output. */
-int keras_finish_graph(keras_ctx *c, qp_err *err);
 
 #endif

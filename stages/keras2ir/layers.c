@@ -1439,12 +1439,3 @@ int keras_add_output(keras_ctx *c, int t, qp_err *err)
 	c->g->n_outputs++;
 	return 0;
 }
-
-int keras_finish_graph(keras_ctx *c, qp_err *err)
-{
-	if (keras_flush_flatten(c, err) != 0)
-		return -1;
-	if (c->cur < 0)
-		return qp_err_set(err, "model has no input");
-	return keras_add_output(c, c->cur, err);
-}
