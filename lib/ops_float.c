@@ -986,7 +986,7 @@ static int want_numeric(const qp_node *n, const qp_tensor *t, const char *what,
 
 typedef enum unary_op {
 	UN_RELU, UN_SQRT, UN_EXP, UN_ERF, UN_LEAKY, UN_SIGMOID, UN_HSIGMOID,
-	UN_HSWISH, UN_TANH, UN_ABS, UN_NEG, UN_RECIP, UN_ELU
+	UN_HSWISH, UN_TANH, UN_ABS, UN_NEG, UN_RECIP, UN_ELU, UN_THRESH
 } unary_op;
 
 static const struct {
@@ -999,6 +999,7 @@ static const struct {
 	{"Sigmoid", UN_SIGMOID, 0}, {"HardSigmoid", UN_HSIGMOID, 0},
 	{"HardSwish", UN_HSWISH, 0}, {"Tanh", UN_TANH, 0}, {"Abs", UN_ABS, 1},
 	{"Neg", UN_NEG, 1}, {"Reciprocal", UN_RECIP, 0}, {"Elu", UN_ELU, 0},
+	{"ThresholdedRelu", UN_THRESH, 0},
 };
 
 static int unary_find(const char *op)
@@ -1120,6 +1121,11 @@ static int run_unary(const qp_graph *g, const qp_node *n,
 		alpha = qp_node_attr_float(n, "alpha", 1.0f);
 		for (int64_t i = 0; i < len; i++)
 			d[i] = s[i] < 0.0f ? alpha * expm1f(s[i]) : s[i];
+		break;
+	case UN_THRESH:
+		alpha = qp_node_attr_float(n, "alpha", 1.0f);
+		for (int64_t i = 0; i < len; i++)
+			d[i] = s[i] > alpha ? s[i] : 0.0f;
 		break;
 	}
 	return 0;
@@ -2414,6 +2420,7 @@ const qp_op_def qp_ops_float[] = {
 	{"Neg", infer_unary, run_unary},
 	{"Reciprocal", infer_unary, run_unary},
 	{"Elu", infer_unary, run_unary},
+	{"ThresholdedRelu", infer_unary, run_unary},
 	{"Add", infer_arith, run_arith},
 	{"Sub", infer_arith, run_arith},
 	{"Mul", infer_arith, run_arith},

@@ -107,6 +107,7 @@ typedef struct keras_ctx {
 	/* A Flatten of an NHWC tensor whose element order is still to be
 	 * folded into the next Dense kernel (see layers.c, Flatten). */
 	int flatten_pending;
+	int flat_rank;             /* 3 (N,C,L: H = 1) or 4 */
 	int64_t flat_c, flat_h, flat_w;
 	const char *flat_name;     /* the Flatten layer's name (borrowed) */
 	/* Functional models: every input tensor of the layer being emitted
@@ -151,7 +152,7 @@ const keras_layer_def *keras_layer_find(const char *class_name);
  * batch_shape is the Keras shape with its batch entry. */
 int keras_add_input(keras_ctx *c, const char *name, const cJSON *batch_shape,
 		    qp_err *err);
-/* Emits a pending Flatten as Transpose(0,2,3,1) + Flatten. */
+/* Emits a pending Flatten as Transpose to channels-last + Flatten. */
 int keras_flush_flatten(keras_ctx *c, qp_err *err);
 /* Marks tensor t a graph output (layout "NHWC" for rank 3 and 4). */
 int keras_add_output(keras_ctx *c, int t, qp_err *err);

@@ -393,6 +393,9 @@ static int dense_check(const keras_layer *l, qp_err *err)
 	       check_activation(l, "activation", err);
 }
 
+static int dense_nd_emit(keras_ctx *c, const keras_layer *l, int64_t units,
+			 const char *act, qp_err *err);
+
 static int dense_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 {
 	int64_t units, kdims[2], odims[2], n_feat;
@@ -413,6 +416,8 @@ static int dense_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 		if (add_op(c, c->flat_name, "Flatten", 1, &x, c->flat_name, 2, fdims, err) < 0)
 			return -1;
 		c->flatten_pending = 0;
+	} else if (c->rank == 3 || c->rank == 4) {
+		return dense_nd_emit(c, l, units, act, err);
 	} else if (need_rank(c, 2, err) != 0) {
 		return -1;
 	}
@@ -536,15 +541,19 @@ static int flatten_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 
 	if (c->rank == 2)
 		return 0;        /* already flat: Keras' Flatten is the identity */
-	if (need_rank(c, 4, err) != 0)
+	if (c->rank != 3 && need_rank(c, 4, err) != 0)
 		return -1;
-	if (c->dims[2] * c->dims[3] == 1) {
+	if (c->rank == 3 ? c->dims[2] == 1 : c->dims[2] * c->dims[3] == 1) {
 		int64_t fdims[2] = {1, c->dims[1]};
 
 		return add_op(c, l->name, "Flatten", 1, &in, l->name, 2, fdims, err) < 0 ? -1 : 0;
 	}
+	/* a sequence N,C,L is an image with H = 1 */
 	c->flat_name = l->name;
-	c->flat_c = c->dims[1], c->flat_h = c->dims[2], c->flat_w = c->dims[3];
+	c->flat_rank = c->rank;
+	c->flat_c = c->dims[1];
+	c->flat_h = c->rank == 3 ? 1 : c->dims[2];
+	c->flat_w = c->dims[c->rank - 1];
 	c->flatten_pending = 1;
 	/* In a graph the consumers are not known here: emit it now. */
 	return c->functional ? keras_flush_flatten(c, err) : 0;
@@ -552,8 +561,10 @@ static int flatten_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 
 int keras_flush_flatten(keras_ctx *c, qp_err *err)
 {
-	int64_t perm[4] = {0, 2, 3, 1};
+	int64_t perm[4] = {0, 2, 3, 1}, perm3[3] = {0, 2, 1};
 	int64_t tdims[4] = {1, c->flat_h, c->flat_w, c->flat_c};
+	int64_t tdims3[3] = {1, c->flat_w, c->flat_c};
+	int r = c->flat_rank;
 	int64_t fdims[2] = {1, c->flat_c * c->flat_h * c->flat_w};
 	char name[1100];
 	int in = c->cur, node;
@@ -562,8 +573,8 @@ int keras_flush_flatten(keras_ctx *c, qp_err *err)
 		return 0;
 	c->flatten_pending = 0;
 	snprintf(name, sizeof name, "%s/nhwc", c->flat_name);
-	node = add_op(c, name, "Transpose", 1, &in, name, 4, tdims, err);
-	if (node < 0 || set_ints(c, node, "perm", 4, perm, err) != 0)
+	node = add_op(c, name, "Transpose", 1, &in, name, r, r == 3 ? tdims3 : tdims, err);
+	if (node < 0 || set_ints(c, node, "perm", r, r == 3 ? perm3 : perm, err) != 0)
 		return -1;
 	in = c->cur;
 	if (add_op(c, c->flat_name, "Flatten", 1, &in, c->flat_name, 2, fdims, err) < 0)
@@ -721,6 +732,54 @@ static int emit_more_activation(keras_ctx *c, const keras_layer *l,
 
 /* ---- convolutions: Conv1D, Conv2D, DepthwiseConv2D ------------------------ */
 
+/* A convolution's geometry in IR terms: sp spatial dims, pads as ONNX
+ * (begins then ends), output spatial size. */
+typedef struct conv_geom {
+	int sp;
+	int64_t k[2], s[2], d[2], pads[4], group, out_sp[2];
+} conv_geom;
+
+/* Adds Conv(cur, "<wname>/kernel" w (OIHW / OIW), "<wname>/bias" bias or
+ * none) as node node_name writing out_name; it becomes the current
+ * tensor. */
+static int add_conv_node(keras_ctx *c, const char *node_name, const char *wname,
+			 const char *out_name, const float *w, int64_t filters,
+			 int64_t cin_g, const float *bias, const conv_geom *geo,
+			 qp_err *err)
+{
+	int64_t wdims[4], odims[4];
+	char name[1200];
+	int in[3], n_in = 2, node, j, sp = geo->sp;
+
+	wdims[0] = filters, wdims[1] = cin_g;
+	for (j = 0; j < sp; j++)
+		wdims[2 + j] = geo->k[j];
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/kernel", wname);
+	if ((in[1] = add_const(c, name, sp + 2, wdims, w, err)) < 0)
+		return -1;
+	if (bias) {
+		snprintf(name, sizeof name, "%s/bias", wname);
+		if ((in[2] = add_const(c, name, 1, &filters, bias, err)) < 0)
+			return -1;
+		n_in = 3;
+	}
+	odims[0] = 1, odims[1] = filters;
+	for (j = 0; j < sp; j++)
+		odims[2 + j] = geo->out_sp[j];
+	node = add_op(c, node_name, "Conv", n_in, in, out_name, sp + 2, odims, err);
+	if (node < 0)
+		return -1;
+	if (set_ints(c, node, "kernel_shape", sp, geo->k, err) != 0 ||
+	    set_ints(c, node, "strides", sp, geo->s, err) != 0 ||
+	    set_ints(c, node, "pads", 2 * sp, geo->pads, err) != 0 ||
+	    set_ints(c, node, "dilations", sp, geo->d, err) != 0 ||
+	    qp_node_set_int(&c->g->nodes[node], "group", geo->group) != 0)
+		return qp_err_set(err, "out of memory");
+	return 0;
+}
+
+
 enum { CONV_PLAIN, CONV_DEPTHWISE };
 
 static int convnd_check(const keras_layer *l, int sp, int kind, qp_err *err)
@@ -759,13 +818,13 @@ static int convnd_emit(keras_ctx *c, const keras_layer *l, int sp, int kind,
 {
 	static const int64_t ones[2] = {1, 1};
 	int64_t filters, mult = 1, k[2], s[2], d[2], groups, pb[2], pe[2], out_sp[2];
-	int64_t kdims[4], odims[4], wdims[4], pads[4], cin, cin_g, kh, kw, o, i, y, x;
+	int64_t kdims[4], pads[4] = {0}, cin, cin_g, kh, kw, o, i, y, x;
 	const char *padding = cfg_string(l->config, "padding", "valid");
 	const char *act = cfg_activation(l->config, "activation");
 	keras_array kern = {0}, bias = {0};
 	char name[1100];
 	float *w = NULL;
-	int in[3], n_in = 2, node, j, rc = -1;
+	int j, rc = -1;
 
 	cfg_ints(l->config, "kernel_size", sp, k, NULL);
 	cfg_ints(l->config, "strides", sp, s, ones);
@@ -821,40 +880,144 @@ static int convnd_emit(keras_ctx *c, const keras_layer *l, int sp, int kind,
 						w[((o * cin_g + i) * kh + y) * kw + x] =
 							kern.data[((y * kw + x) * cin_g + i) * filters + o];
 	}
-	wdims[0] = filters, wdims[1] = cin_g;
-	for (j = 0; j < sp; j++)
-		wdims[2 + j] = k[j];
-	in[0] = c->cur;
-	snprintf(name, sizeof name, "%s/kernel", l->name);
-	if ((in[1] = add_const(c, name, sp + 2, wdims, w, err)) < 0)
-		goto out;
-	if (cfg_bool(l->config, "use_bias", 1)) {
-		if (keras_layer_weight(c, l, 1, 1, &filters, &bias, err) != 0)
-			goto out;
-		snprintf(name, sizeof name, "%s/bias", l->name);
-		if ((in[2] = add_const(c, name, 1, &filters, bias.data, err)) < 0)
-			goto out;
-		n_in = 3;
-	}
-	odims[0] = 1, odims[1] = filters;
-	for (j = 0; j < sp; j++)
-		odims[2 + j] = out_sp[j];
-	main_out_name(l, act, name, sizeof name);
-	node = add_op(c, l->name, "Conv", n_in, in, name, sp + 2, odims, err);
-	if (node < 0)
-		goto out;
 	for (j = 0; j < sp; j++)
 		pads[j] = pb[j], pads[sp + j] = pe[j];
-	if (set_ints(c, node, "kernel_shape", sp, k, err) != 0 ||
-	    set_ints(c, node, "strides", sp, s, err) != 0 ||
-	    set_ints(c, node, "pads", 2 * sp, pads, err) != 0 ||
-	    set_ints(c, node, "dilations", sp, d, err) != 0 ||
-	    qp_node_set_int(&c->g->nodes[node], "group", groups) != 0)
+	{
+		conv_geom geo = {sp, {k[0], k[sp - 1]}, {s[0], s[sp - 1]}, {d[0], d[sp - 1]},
+				 {pads[0], pads[1], pads[2], pads[3]}, groups,
+				 {out_sp[0], out_sp[sp - 1]}};
+
+		if (cfg_bool(l->config, "use_bias", 1) &&
+		    keras_layer_weight(c, l, 1, 1, &filters, &bias, err) != 0)
+			goto out;
+		main_out_name(l, act, name, sizeof name);
+		if (add_conv_node(c, l->name, l->name, name, w, filters, cin_g,
+				  bias.data, &geo, err) != 0)
+			goto out;
+	}
+	rc = emit_activation(c, l, act, NULL, err);
+out:
+	free(w);
+	keras_array_free(&kern);
+	keras_array_free(&bias);
+	return rc;
+}
+
+/* Dense on a sequence or an image acts on the channels of every position:
+ * a 1x1 convolution in the IR's channels-first layout. */
+static int dense_nd_emit(keras_ctx *c, const keras_layer *l, int64_t units,
+			 const char *act, qp_err *err)
+{
+	int64_t kdims[2] = {c->dims[1], units}, cin = c->dims[1], i, o;
+	int sp = c->rank - 2, rc = -1;
+	conv_geom geo = {sp, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 1,
+			 {c->dims[2], c->dims[c->rank - 1]}};
+	keras_array kern = {0}, bias = {0};
+	float *w = NULL;
+	char name[1100];
+
+	if (keras_layer_weight(c, l, 0, 2, kdims, &kern, err) != 0)
+		return -1;
+	if (cfg_bool(l->config, "use_bias", 1) &&
+	    keras_layer_weight(c, l, 1, 1, &units, &bias, err) != 0)
+		goto out;
+	w = malloc((size_t)kern.numel * sizeof *w);
+	if (!w) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cin; i++)
+		for (o = 0; o < units; o++)
+			w[o * cin + i] = kern.data[i * units + o];
+	main_out_name(l, act, name, sizeof name);
+	if (add_conv_node(c, l->name, l->name, name, w, units, cin, bias.data, &geo, err) != 0)
 		goto out;
 	rc = emit_activation(c, l, act, NULL, err);
 out:
 	free(w);
 	keras_array_free(&kern);
+	keras_array_free(&bias);
+	return rc;
+}
+
+static int sepconv_check(const keras_layer *l, qp_err *err)
+{
+	static const int64_t one = 1;
+
+	return convnd_check(l, 2, CONV_PLAIN, err) +
+	       check_positive(l, "depth_multiplier", 1, &one, err);
+}
+
+/* SeparableConv2D: a depthwise convolution (strides, dilation, padding;
+ * output channel i*mult + m reads input channel i) then a pointwise 1x1
+ * convolution with the bias and the activation. */
+static int sepconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	static const int64_t ones[2] = {1, 1};
+	int64_t filters, mult, k[2], s[2], d[2], pb[2], pe[2], cin, dk[4], pk[4], i, o, y, x;
+	const char *padding = cfg_string(l->config, "padding", "valid");
+	const char *act = cfg_activation(l->config, "activation");
+	keras_array kd = {0}, kp = {0}, bias = {0};
+	float *w1 = NULL, *w2 = NULL;
+	char name[1100], nd[1100];
+	conv_geom g1, g2;
+	int j, rc = -1;
+
+	cfg_ints(l->config, "filters", 1, &filters, NULL);
+	cfg_ints(l->config, "depth_multiplier", 1, &mult, ones);
+	cfg_ints(l->config, "kernel_size", 2, k, NULL);
+	cfg_ints(l->config, "strides", 2, s, ones);
+	cfg_ints(l->config, "dilation_rate", 2, d, ones);
+	if (need_rank(c, 4, err) != 0)
+		return -1;
+	cin = c->dims[1];
+	memset(&g1, 0, sizeof g1);
+	g1.sp = 2, g1.group = cin;
+	for (j = 0; j < 2; j++) {
+		g1.out_sp[j] = pad_dim(padding, c->dims[2 + j], k[j], s[j], d[j], &pb[j], &pe[j]);
+		if (g1.out_sp[j] < 1)
+			return qp_err_set(err, "the kernel does not fit the input");
+		g1.k[j] = k[j], g1.s[j] = s[j], g1.d[j] = d[j];
+		g1.pads[j] = pb[j], g1.pads[2 + j] = pe[j];
+	}
+	g2 = g1;
+	g2.group = 1;
+	for (j = 0; j < 2; j++)
+		g2.k[j] = g2.s[j] = g2.d[j] = 1, g2.pads[j] = g2.pads[2 + j] = 0;
+	dk[0] = k[0], dk[1] = k[1], dk[2] = cin, dk[3] = mult;
+	pk[0] = 1, pk[1] = 1, pk[2] = cin * mult, pk[3] = filters;
+	if (keras_layer_weight(c, l, 0, 4, dk, &kd, err) != 0 ||
+	    keras_layer_weight(c, l, 1, 4, pk, &kp, err) != 0 ||
+	    (cfg_bool(l->config, "use_bias", 1) &&
+	     keras_layer_weight(c, l, 2, 1, &filters, &bias, err) != 0))
+		goto out;
+	w1 = malloc((size_t)kd.numel * sizeof *w1);
+	w2 = malloc((size_t)kp.numel * sizeof *w2);
+	if (!w1 || !w2) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	for (y = 0; y < k[0]; y++)
+		for (x = 0; x < k[1]; x++)
+			for (i = 0; i < cin; i++)
+				for (o = 0; o < mult; o++)
+					w1[((i * mult + o) * k[0] + y) * k[1] + x] =
+						kd.data[((y * k[1] + x) * cin + i) * mult + o];
+	for (i = 0; i < cin * mult; i++)
+		for (o = 0; o < filters; o++)
+			w2[o * cin * mult + i] = kp.data[i * filters + o];
+	snprintf(nd, sizeof nd, "%s/depthwise", l->name);
+	if (add_conv_node(c, nd, nd, nd, w1, cin * mult, 1, NULL, &g1, err) != 0)
+		goto out;
+	main_out_name(l, act, name, sizeof name);
+	if (add_conv_node(c, l->name, l->name, name, w2, filters, cin * mult, bias.data, &g2, err) != 0)
+		goto out;
+	rc = emit_activation(c, l, act, NULL, err);
+out:
+	free(w1);
+	free(w2);
+	keras_array_free(&kd);
+	keras_array_free(&kp);
 	keras_array_free(&bias);
 	return rc;
 }
@@ -1141,14 +1304,20 @@ static int gpool_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 
 /* ---- ReLU, Rescaling, ZeroPadding2D, UpSampling2D, Reshape ---------------- */
 
+static int relu_threshold_emit(keras_ctx *c, const keras_layer *l, double t,
+			       double ns, const cJSON *max, qp_err *err);
+
 static int relu2_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 {
 	const cJSON *max = cJSON_GetObjectItemCaseSensitive(l->config, "max_value");
 	const cJSON *slope = cJSON_GetObjectItemCaseSensitive(l->config, "negative_slope");
+	const cJSON *thr = cJSON_GetObjectItemCaseSensitive(l->config, "threshold");
 	double ns = cJSON_IsNumber(slope) ? slope->valuedouble : 0;
 	int in = c->cur, node;
 	char name[1200];
 
+	if (cJSON_IsNumber(thr) && thr->valuedouble != 0)
+		return relu_threshold_emit(c, l, thr->valuedouble, ns, max, err);
 	if (ns != 0) {
 		snprintf(name, sizeof name, "%s%s", l->name, cJSON_IsNumber(max) ? "/leaky" : "");
 		node = add_op(c, name, "LeakyRelu", 1, &in, name, c->rank, c->dims, err);
@@ -1170,9 +1339,8 @@ static int relu2_check(const keras_layer *l, qp_err *err)
 	const cJSON *max = cJSON_GetObjectItemCaseSensitive(l->config, "max_value");
 	int n = 0;
 
-	if (thr && !(cJSON_IsNumber(thr) && thr->valuedouble == 0))
-		n += problem(err, l, "unsupported threshold %.9g",
-			     cJSON_IsNumber(thr) ? thr->valuedouble : NAN);
+	if (thr && !cJSON_IsNumber(thr))
+		n += problem(err, l, "malformed threshold");
 	if (slope && !cJSON_IsNumber(slope))
 		n += problem(err, l, "malformed negative_slope");
 	if (max && !cJSON_IsNull(max) && !cJSON_IsNumber(max))
@@ -1374,6 +1542,531 @@ static int avgpool_check(const keras_layer *l, qp_err *err)
 	return maxpool_check(l, err);
 }
 
+/* ---- layout helpers ------------------------------------------------------- */
+
+/* The IR axis of Keras axis a (negative counts from the end) of a rank-r
+ * tensor: Keras is channels-last, the IR channels-first (N,C,spatial...).
+ * -1 when out of range or the batch axis. */
+static int ir_axis(int64_t a, int r)
+{
+	if (a < 0)
+		a += r;
+	if (a < 1 || a >= r)
+		return -1;
+	if (r <= 2)
+		return (int)a;
+	return a == r - 1 ? 1 : (int)a + 1;
+}
+
+/* The Keras axis of IR axis j of a rank-r tensor (inverse of ir_axis). */
+static int keras_axis(int j, int r)
+{
+	if (r <= 2 || j == 0)
+		return j;
+	return j == 1 ? r - 1 : j - 1;
+}
+
+/* Copies a per-sample Keras array (dims k[0..m), channels last, m = r - 1)
+ * into IR order (channels first), writing its IR dims to d. */
+static void to_channels_first(const float *src, int m, const int64_t *k,
+			      float *dst, int64_t *d)
+{
+	int64_t ch = k[m - 1], sp = 1, i, j;
+
+	for (j = 0; j < m - 1; j++)
+		sp *= k[j];
+	d[0] = ch;
+	for (j = 1; j < m; j++)
+		d[j] = k[j - 1];
+	for (i = 0; i < sp; i++)
+		for (j = 0; j < ch; j++)
+			dst[j * sp + i] = src[i * ch + j];
+}
+
+/* ---- LeakyReLU, PReLU, ReLU with a threshold ------------------------------ */
+
+/* Keras 3 calls the slope negative_slope, Keras 2 alpha; both default 0.3. */
+static const cJSON *leaky_slope(const keras_layer *l)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(l->config, "negative_slope");
+
+	return v ? v : cJSON_GetObjectItemCaseSensitive(l->config, "alpha");
+}
+
+static int leaky_check(const keras_layer *l, qp_err *err)
+{
+	const cJSON *v = leaky_slope(l);
+
+	if (v && !cJSON_IsNumber(v))
+		return problem(err, l, "malformed negative_slope");
+	return 0;
+}
+
+static int leaky_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	const cJSON *v = leaky_slope(l);
+	int in = c->cur, node;
+
+	node = add_op(c, l->name, "LeakyRelu", 1, &in, l->name, c->rank, c->dims, err);
+	if (node < 0 || qp_node_set_float(&c->g->nodes[node], "alpha",
+					  v ? (float)v->valuedouble : 0.3f) != 0)
+		return -1;
+	return 0;
+}
+
+static int prelu_check(const keras_layer *l, qp_err *err)
+{
+	const cJSON *sa = cJSON_GetObjectItemCaseSensitive(l->config, "shared_axes");
+
+	if (sa && !cJSON_IsNull(sa) && !cJSON_IsArray(sa) && !cJSON_IsNumber(sa))
+		return problem(err, l, "malformed shared_axes");
+	return 0;
+}
+
+/* alpha has the Keras per-sample shape with 1 on the shared axes; the IR
+ * slope is the same numbers channels-first, broadcast over the batch. */
+static int prelu_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	int64_t want[QP_MAX_RANK], d[QP_MAX_RANK];
+	const cJSON *sa = cJSON_GetObjectItemCaseSensitive(l->config, "shared_axes"), *it;
+	keras_array a = {0};
+	float *w = NULL;
+	char name[1200];
+	int m = c->rank - 1, j, in[2], rc = -1;
+
+	for (j = 0; j < m; j++)
+		want[j] = c->dims[ir_axis(j + 1, c->rank)];
+	if (cJSON_IsNumber(sa)) {
+		if (sa->valueint >= 1 && sa->valueint <= m)
+			want[sa->valueint - 1] = 1;
+	} else if (cJSON_IsArray(sa)) {
+		cJSON_ArrayForEach(it, sa)
+			if (cJSON_IsNumber(it) && it->valueint >= 1 && it->valueint <= m)
+				want[it->valueint - 1] = 1;
+	}
+	if (keras_layer_weight(c, l, 0, m, want, &a, err) != 0)
+		return -1;
+	w = malloc((size_t)a.numel * sizeof *w);
+	if (!w) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	to_channels_first(a.data, m, want, w, d);
+	snprintf(name, sizeof name, "%s/alpha", l->name);
+	in[0] = c->cur;
+	if ((in[1] = add_const(c, name, m, d, w, err)) < 0)
+		goto out;
+	rc = add_op(c, l->name, "PRelu", 2, in, l->name, c->rank, c->dims, err) < 0 ? -1 : 0;
+out:
+	free(w);
+	keras_array_free(&a);
+	return rc;
+}
+
+/* Keras' relu(x, negative_slope, max_value, threshold) with threshold t != 0:
+ * x * (x > t), clipped to [0, max_value] when given, minus
+ * negative_slope * relu(t - x). */
+static int relu_threshold_emit(keras_ctx *c, const keras_layer *l, double t,
+			       double ns, const cJSON *max, qp_err *err)
+{
+	char name[1200];
+	int x = c->cur, in[2], node, pos;
+	int last = ns == 0 && !cJSON_IsNumber(max);
+
+	snprintf(name, sizeof name, "%s%s", l->name, last ? "" : "/above");
+	node = add_op(c, name, "ThresholdedRelu", 1, &x, name, c->rank, c->dims, err);
+	if (node < 0 || qp_node_set_float(&c->g->nodes[node], "alpha", (float)t) != 0)
+		return -1;
+	if (cJSON_IsNumber(max)) {
+		snprintf(name, sizeof name, "%s%s", l->name, ns == 0 ? "" : "/clip");
+		if (emit_clip(c, name, 0.0f, (float)max->valuedouble, name, err) != 0)
+			return -1;
+	}
+	if (ns == 0)
+		return 0;
+	pos = c->cur;
+	/* relu(t - x) * ns = relu(-(x - t)) * ns: Sub, Neg, Relu, Mul */
+	c->cur = x;
+	snprintf(name, sizeof name, "%s/shift", l->name);
+	if (emit_scalar_op(c, name, "Sub", (float)t, name, err) != 0)
+		return -1;
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/neg", l->name);
+	if (add_op(c, name, "Neg", 1, in, name, c->rank, c->dims, err) < 0)
+		return -1;
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/below", l->name);
+	if (add_op(c, name, "Relu", 1, in, name, c->rank, c->dims, err) < 0)
+		return -1;
+	snprintf(name, sizeof name, "%s/slope", l->name);
+	if (emit_scalar_op(c, name, "Mul", (float)ns, name, err) != 0)
+		return -1;
+	in[0] = pos, in[1] = c->cur;
+	return add_op(c, l->name, "Sub", 2, in, l->name, c->rank, c->dims, err) < 0 ? -1 : 0;
+}
+
+/* ---- Concatenate, Cropping2D, Permute ------------------------------------- */
+
+static int concat_check(const keras_layer *l, qp_err *err)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(l->config, "axis");
+
+	if (a && !cJSON_IsNumber(a))
+		return problem(err, l, "malformed axis");
+	return 0;
+}
+
+static int concat_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(l->config, "axis");
+	int64_t dims[QP_MAX_RANK];
+	int axis = ir_axis(cJSON_IsNumber(a) ? a->valueint : -1, c->rank), i, j, node;
+
+	if (c->n_ins < 1)
+		return qp_err_set(err, "needs inputs");
+	if (axis < 0)
+		return qp_err_set(err, "axis %d is out of range for rank %d",
+				  cJSON_IsNumber(a) ? a->valueint : -1, c->rank);
+	memcpy(dims, c->dims, sizeof dims);
+	dims[axis] = 0;
+	for (i = 0; i < c->n_ins; i++) {
+		const qp_tensor *t = &c->g->tensors[c->ins[i]];
+
+		if (t->rank != c->rank)
+			return qp_err_set(err, "inputs have ranks %d and %d", c->rank, t->rank);
+		for (j = 0; j < c->rank; j++)
+			if (j != axis && t->dims[j] != c->dims[j])
+				return qp_err_set(err, "input shapes differ off the concatenation axis");
+		dims[axis] += t->dims[axis];
+	}
+	node = add_op(c, l->name, "Concat", c->n_ins, c->ins, l->name, c->rank, dims, err);
+	if (node < 0 || qp_node_set_int(&c->g->nodes[node], "axis", axis) != 0)
+		return -1;
+	return 0;
+}
+
+static int crop_check(const keras_layer *l, qp_err *err)
+{
+	int64_t p[4];
+
+	if (zeropad_amounts(l->config, "cropping", p) != 0)
+		return problem(err, l, "malformed cropping");
+	return check_channels_last(l, err);
+}
+
+static int crop_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	int64_t p[4], starts[2], ends[2], axes[2] = {2, 3}, steps[2] = {1, 1}, odims[4];
+	int in = c->cur, node;
+
+	zeropad_amounts(l->config, "cropping", p);
+	if (need_rank(c, 4, err) != 0)
+		return -1;
+	if (p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0 ||
+	    p[0] + p[1] >= c->dims[2] || p[2] + p[3] >= c->dims[3])
+		return qp_err_set(err, "cropping (%lld, %lld), (%lld, %lld) does not fit the %lldx%lld input",
+				  (long long)p[0], (long long)p[1], (long long)p[2],
+				  (long long)p[3], (long long)c->dims[2], (long long)c->dims[3]);
+	starts[0] = p[0], starts[1] = p[2];
+	ends[0] = c->dims[2] - p[1], ends[1] = c->dims[3] - p[3];
+	odims[0] = 1, odims[1] = c->dims[1];
+	odims[2] = ends[0] - starts[0], odims[3] = ends[1] - starts[1];
+	node = add_op(c, l->name, "Slice", 1, &in, l->name, 4, odims, err);
+	if (node < 0 || set_ints(c, node, "starts", 2, starts, err) != 0 ||
+	    set_ints(c, node, "ends", 2, ends, err) != 0 ||
+	    set_ints(c, node, "axes", 2, axes, err) != 0 ||
+	    set_ints(c, node, "steps", 2, steps, err) != 0)
+		return -1;
+	return 0;
+}
+
+static int permute_check(const keras_layer *l, qp_err *err)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(l->config, "dims"), *it;
+	int n = cJSON_GetArraySize(d), seen = 0;
+
+	if (!cJSON_IsArray(d) || n < 1 || n >= QP_MAX_RANK)
+		return problem(err, l, "malformed dims");
+	cJSON_ArrayForEach(it, d) {
+		if (!cJSON_IsNumber(it) || it->valueint < 1 || it->valueint > n ||
+		    (seen & (1 << it->valueint)))
+			return problem(err, l, "dims is not a permutation of 1..%d", n);
+		seen |= 1 << it->valueint;
+	}
+	return 0;
+}
+
+/* One Transpose: IR -> Keras order, Keras' permutation, back to IR order,
+ * composed.  Output IR axis j is Keras output axis keras_axis(j), which is
+ * Keras input axis q[...], which is IR input axis ir_axis(...). */
+static int permute_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(l->config, "dims");
+	int64_t q[QP_MAX_RANK], perm[QP_MAX_RANK], odims[QP_MAX_RANK];
+	int r = c->rank, j, in = c->cur, node;
+
+	if (cJSON_GetArraySize(d) != r - 1)
+		return qp_err_set(err, "dims has %d entries, the input has rank %d",
+				  cJSON_GetArraySize(d), r);
+	q[0] = 0;
+	for (j = 1; j < r; j++)
+		q[j] = cJSON_GetArrayItem(d, j - 1)->valueint;
+	for (j = 0; j < r; j++) {
+		int ka = keras_axis(j, r);
+
+		perm[j] = ka == 0 ? 0 : ir_axis(q[ka], r);
+		odims[j] = c->dims[perm[j]];
+	}
+	node = add_op(c, l->name, "Transpose", 1, &in, l->name, r, odims, err);
+	if (node < 0 || set_ints(c, node, "perm", r, perm, err) != 0)
+		return -1;
+	return 0;
+}
+
+/* ---- Normalization, LayerNormalization ------------------------------------ */
+
+static int norm_check(const keras_layer *l, qp_err *err)
+{
+	const cJSON *axis = cJSON_GetObjectItemCaseSensitive(l->config, "axis");
+	int n = 0;
+
+	if (cJSON_IsArray(axis) && cJSON_GetArraySize(axis) == 1)
+		axis = cJSON_GetArrayItem(axis, 0);
+	if (axis && !(cJSON_IsNumber(axis) && axis->valueint == -1))
+		n += problem(err, l, "unsupported axis (only -1, the channels)");
+	if (cfg_bool(l->config, "invert", 0))
+		n += problem(err, l, "unsupported invert");
+	return n;
+}
+
+/* The values of a config key holding a number or a list (Normalization's
+ * mean/variance given in the config instead of adapted weights). */
+static int cfg_floats(const cJSON *v, int64_t n, float *out)
+{
+	const cJSON *it;
+	int64_t i = 0;
+
+	if (cJSON_IsNumber(v)) {
+		for (i = 0; i < n; i++)
+			out[i] = (float)v->valuedouble;
+		return 0;
+	}
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
+		return -1;
+	cJSON_ArrayForEach(it, v) {
+		if (!cJSON_IsNumber(it))
+			return -1;
+		out[i++] = (float)it->valuedouble;
+	}
+	return 0;
+}
+
+/* (x - mean) / max(sqrt(variance), 1e-7) per channel, as Mul and Add. */
+static int norm_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	const cJSON *cm = cJSON_GetObjectItemCaseSensitive(l->config, "mean");
+	const cJSON *cv = cJSON_GetObjectItemCaseSensitive(l->config, "variance");
+	int64_t ch = c->dims[1], any = -1, j;
+	keras_array m = {0}, v = {0};
+	float *scale = malloc((size_t)ch * sizeof *scale), *shift = malloc((size_t)ch * sizeof *shift);
+	const float *mean, *var;
+	char name[1200];
+	int in[2], rc = -1;
+
+	if (!scale || !shift) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	if (cm && !cJSON_IsNull(cm)) {
+		if (cfg_floats(cm, ch, scale) != 0 || cfg_floats(cv, ch, shift) != 0) {
+			qp_err_set(err, "mean and variance must be numbers or lists of %lld", (long long)ch);
+			goto out;
+		}
+		mean = scale, var = shift;
+	} else {
+		if (keras_layer_weight(c, l, 0, 1, &any, &m, err) != 0 ||
+		    keras_layer_weight(c, l, 1, 1, &any, &v, err) != 0)
+			goto out;
+		if (m.numel != ch || v.numel != ch) {
+			qp_err_set(err, "mean and variance have %lld and %lld values, the input %lld channels",
+				   (long long)m.numel, (long long)v.numel, (long long)ch);
+			goto out;
+		}
+		mean = m.data, var = v.data;
+	}
+	for (j = 0; j < ch; j++) {
+		double sd = sqrt((double)var[j]), s = 1.0 / (sd > 1e-7 ? sd : 1e-7);
+		double mj = mean[j];
+
+		scale[j] = (float)s;
+		shift[j] = (float)(-mj * s);
+	}
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/scale", l->name);
+	if ((in[1] = add_channel_const(c, name, c->rank, ch, scale, err)) < 0 ||
+	    add_op(c, name, "Mul", 2, in, name, c->rank, c->dims, err) < 0)
+		goto out;
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/shift", l->name);
+	if ((in[1] = add_channel_const(c, name, c->rank, ch, shift, err)) < 0 ||
+	    add_op(c, l->name, "Add", 2, in, l->name, c->rank, c->dims, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(scale);
+	free(shift);
+	keras_array_free(&m);
+	keras_array_free(&v);
+	return rc;
+}
+
+/* Keras axes (an int or a list) of a LayerNormalization; 0 or -1. */
+static int ln_axes(const keras_layer *l, int64_t *ax, int *n)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(l->config, "axis"), *it;
+
+	*n = 0;
+	if (!a || cJSON_IsNumber(a)) {
+		ax[(*n)++] = a ? a->valueint : -1;
+		return 0;
+	}
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) >= QP_MAX_RANK)
+		return -1;
+	cJSON_ArrayForEach(it, a) {
+		if (!cJSON_IsNumber(it))
+			return -1;
+		ax[(*n)++] = it->valueint;
+	}
+	return 0;
+}
+
+static int ln_check(const keras_layer *l, qp_err *err)
+{
+	int64_t ax[QP_MAX_RANK];
+	int n = 0, k;
+
+	if (ln_axes(l, ax, &k) != 0)
+		n += problem(err, l, "malformed axis");
+	if (cfg_bool(l->config, "rms_scaling", 0))
+		n += problem(err, l, "unsupported rms_scaling");
+	return n;
+}
+
+/* mean and variance over the axes (population variance, as Keras), then
+ * (x - mean) / sqrt(var + epsilon) * gamma + beta, from the IR's float
+ * ops; gamma and beta have the Keras shape of the normalised axes and go
+ * to the IR order broadcast over the others. */
+static int ln_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
+{
+	const cJSON *eps = cJSON_GetObjectItemCaseSensitive(l->config, "epsilon");
+	int64_t ax[QP_MAX_RANK], axes[QP_MAX_RANK], rdims[QP_MAX_RANK], pdims[QP_MAX_RANK];
+	int64_t wk[QP_MAX_RANK], xd[QP_MAX_RANK], numel = 1;
+	int r = c->rank, n, j, k, x = c->cur, d, node, in[2], rc = -1, w = 0, is_ax[QP_MAX_RANK] = {0};
+	int scale = cfg_bool(l->config, "scale", 1), center = cfg_bool(l->config, "center", 1);
+	keras_array gb[2] = {{0}};
+	float *p = NULL;
+	char name[1200];
+
+	memcpy(xd, c->dims, sizeof xd);
+	ln_axes(l, ax, &n);
+	for (k = 0; k < n; k++) {
+		j = ir_axis(ax[k], r);
+		if (j < 0)
+			return qp_err_set(err, "axis %lld is out of range for rank %d", (long long)ax[k], r);
+		is_ax[j] = 1;
+	}
+	n = 0;
+	for (j = 0; j < r; j++) {
+		rdims[j] = is_ax[j] ? 1 : c->dims[j];
+		pdims[j] = is_ax[j] ? c->dims[j] : 1;
+		if (is_ax[j])
+			axes[n++] = j, numel *= c->dims[j];
+	}
+	/* the Keras shape of gamma/beta: the normalised axes in Keras order */
+	for (k = 1; k < r; k++)
+		if (is_ax[ir_axis(k, r)])
+			wk[w++] = c->dims[ir_axis(k, r)];
+	/* mean, x - mean, variance, 1 / sqrt(variance + epsilon) */
+	snprintf(name, sizeof name, "%s/mean", l->name);
+	node = add_op(c, name, "ReduceMean", 1, &x, name, r, rdims, err);
+	if (node < 0 || set_ints(c, node, "axes", n, axes, err) != 0)
+		return -1;
+	in[0] = x, in[1] = c->cur;
+	snprintf(name, sizeof name, "%s/centered", l->name);
+	if (add_op(c, name, "Sub", 2, in, name, r, xd, err) < 0)
+		return -1;
+	d = c->cur;
+	in[0] = d, in[1] = d;
+	snprintf(name, sizeof name, "%s/square", l->name);
+	if (add_op(c, name, "Mul", 2, in, name, r, xd, err) < 0)
+		return -1;
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/variance", l->name);
+	node = add_op(c, name, "ReduceMean", 1, in, name, r, rdims, err);
+	if (node < 0 || set_ints(c, node, "axes", n, axes, err) != 0)
+		return -1;
+	snprintf(name, sizeof name, "%s/epsilon", l->name);
+	if (emit_scalar_op(c, name, "Add", cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-3f,
+			   name, err) != 0)
+		return -1;
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/std", l->name);
+	if (add_op(c, name, "Sqrt", 1, in, name, r, rdims, err) < 0)
+		return -1;
+	in[0] = d, in[1] = c->cur;
+	snprintf(name, sizeof name, "%s%s", l->name, scale || center ? "/normalized" : "");
+	if (add_op(c, name, "Div", 2, in, name, r, xd, err) < 0)
+		return -1;
+	p = malloc((size_t)numel * sizeof *p);
+	if (!p)
+		return qp_err_set(err, "out of memory");
+	for (k = 0; k < 2; k++) {
+		static const char *const what[2] = {"gamma", "beta"};
+		int have = k == 0 ? scale : center;
+
+		if (!have)
+			continue;
+		if (keras_layer_weight(c, l, k == 1 && scale ? 1 : 0, w, wk, &gb[k], err) != 0)
+			goto out;
+		/* Keras order over the normalised axes -> IR order */
+		{
+			int64_t ir_idx[QP_MAX_RANK] = {0}, e, src, stride;
+
+			for (e = 0; e < numel; e++) {
+				int64_t rem = e;
+
+				for (j = r - 1; j >= 0; j--) {
+					ir_idx[j] = rem % pdims[j];
+					rem /= pdims[j];
+				}
+				src = 0, stride = 1;
+				for (j = r - 1; j >= 1; j--) {
+					int ia = ir_axis(j, r);   /* Keras axis j, innermost first */
+
+					if (!is_ax[ia])
+						continue;
+					src += ir_idx[ia] * stride;
+					stride *= pdims[ia];
+				}
+				p[e] = gb[k].data[src];
+			}
+		}
+		in[0] = c->cur;
+		snprintf(name, sizeof name, "%s/%s", l->name, what[k]);
+		if ((in[1] = add_const(c, name, r, pdims, p, err)) < 0)
+			goto out;
+		snprintf(name, sizeof name, "%s%s", l->name, k == 0 && center ? "/scaled" : "");
+		if (add_op(c, name, k == 0 ? "Mul" : "Add", 2, in, name, r, xd, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(p);
+	keras_array_free(&gb[0]);
+	keras_array_free(&gb[1]);
+	return rc;
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static const keras_layer_def layer_table[] = {
@@ -1409,6 +2102,14 @@ static const keras_layer_def layer_table[] = {
 	{"ReLU", relu2_check, relu2_emit, 0},
 	{"Activation", activation_check, activation_emit, 0},
 	{"Softmax", softmax_check, softmax_emit, 0},
+	{"LeakyReLU", leaky_check, leaky_emit, 0},
+	{"SeparableConv2D", sepconv_check, sepconv_emit, 0},
+	{"PReLU", prelu_check, prelu_emit, 0},
+	{"Concatenate", concat_check, concat_emit, 0},
+	{"Cropping2D", crop_check, crop_emit, 0},
+	{"Permute", permute_check, permute_emit, 0},
+	{"Normalization", norm_check, norm_emit, 0},
+	{"LayerNormalization", ln_check, ln_emit, 0},
 	{NULL, NULL, NULL, 0}
 };
 

@@ -1119,6 +1119,7 @@ const onnx_op onnx_ops[] = {
 	BINARY("Sub"),
 	{"Sum", 1, 64, 1, "", import_plain, 0},
 	UNARY("Tanh"),
+	{"ThresholdedRelu", 1, 1, 1, "alpha", import_plain, 0},
 	{"Tile", 2, 2, 1, "", import_plain, 0},
 	{"TopK", 2, 2, 2, "axis largest sorted", import_topk, 1},
 	{"Transpose", 1, 1, 1, "perm", import_transpose, 0},
