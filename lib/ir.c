@@ -824,50 +824,43 @@ int qp_node_set_float(qp_node *n, const char *name, float v)
 	return 0;
 }
 
-int qp_node_set_ints(qp_node *n, const char *name, int count, const int64_t *v)
+/* Stores a copy of count elements of size es as attribute name of type
+ * QP_ATTR_INTS or QP_ATTR_FLOATS. */
+static int set_array(qp_node *n, const char *name, qp_attr_type type, int count,
+		     const void *v, size_t es)
 {
-	int64_t *copy;
+	void *copy;
 	qp_attr *a;
 
 	if (count < 0)
 		return -1;
-	copy = malloc(((size_t)count + 1) * sizeof *copy);
+	copy = malloc(((size_t)count + 1) * es);
 	if (!copy)
 		return -1;
 	if (count)
-		memcpy(copy, v, (size_t)count * sizeof *copy);
+		memcpy(copy, v, (size_t)count * es);
 	a = attr_slot(n, name);
 	if (!a) {
 		free(copy);
 		return -1;
 	}
-	a->type = QP_ATTR_INTS;
+	a->type = type;
 	a->n = count;
-	a->ints = copy;
+	if (type == QP_ATTR_INTS)
+		a->ints = copy;
+	else
+		a->floats = copy;
 	return 0;
+}
+
+int qp_node_set_ints(qp_node *n, const char *name, int count, const int64_t *v)
+{
+	return set_array(n, name, QP_ATTR_INTS, count, v, sizeof *v);
 }
 
 int qp_node_set_floats(qp_node *n, const char *name, int count, const float *v)
 {
-	float *copy;
-	qp_attr *a;
-
-	if (count < 0)
-		return -1;
-	copy = malloc(((size_t)count + 1) * sizeof *copy);
-	if (!copy)
-		return -1;
-	if (count)
-		memcpy(copy, v, (size_t)count * sizeof *copy);
-	a = attr_slot(n, name);
-	if (!a) {
-		free(copy);
-		return -1;
-	}
-	a->type = QP_ATTR_FLOATS;
-	a->n = count;
-	a->floats = copy;
-	return 0;
+	return set_array(n, name, QP_ATTR_FLOATS, count, v, sizeof *v);
 }
 
 int qp_node_set_string(qp_node *n, const char *name, const char *v)

@@ -177,6 +177,27 @@ static int add_const(keras_ctx *c, const char *name, int rank,
 	return t;
 }
 
+/* Adds the constants "<wname>/kernel" (w: rank, dims) as in[1] and, when
+ * bias is not NULL, "<wname>/bias" (n values) as in[2]; in[0] is the
+ * current tensor.  Returns the number of inputs, 2 or 3, or -1. */
+static int add_kernel_bias(keras_ctx *c, const char *wname, const float *w, int rank,
+			   const int64_t *dims, const float *bias, int64_t n, int *in,
+			   qp_err *err)
+{
+	char name[1200];
+
+	in[0] = c->cur;
+	snprintf(name, sizeof name, "%s/kernel", wname);
+	if ((in[1] = add_const(c, name, rank, dims, w, err)) < 0)
+		return -1;
+	if (!bias)
+		return 2;
+	snprintf(name, sizeof name, "%s/bias", wname);
+	if ((in[2] = add_const(c, name, 1, &n, bias, err)) < 0)
+		return -1;
+	return 3;
+}
+
 /* Adds node `name` running op on inputs, writing a new tensor out_name of
  * the given (NCHW) shape, which becomes the current tensor.  Returns the
  * node index. */
@@ -404,7 +425,7 @@ static int dense_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 	char name[1100];
 	float *perm = NULL;
 	const float *w;
-	int in[3], n_in = 2, rc = -1, fold = c->flatten_pending;
+	int in[3], n_in, rc = -1, fold = c->flatten_pending;
 
 	cfg_ints(l->config, "units", 1, &units, NULL);
 	if (fold) {
@@ -445,19 +466,13 @@ static int dense_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 		w = perm;
 		c->flat_name = NULL;
 	}
-	in[0] = c->cur;
-	snprintf(name, sizeof name, "%s/kernel", l->name);
-	/* Gemm B is the Keras kernel as stored, (in, out), so transB = 0. */
-	if ((in[1] = add_const(c, name, 2, kdims, w, err)) < 0)
+	if (cfg_bool(l->config, "use_bias", 1) &&
+	    keras_layer_weight(c, l, 1, 1, &units, &bias, err) != 0)
 		goto out;
-	if (cfg_bool(l->config, "use_bias", 1)) {
-		if (keras_layer_weight(c, l, 1, 1, &units, &bias, err) != 0)
-			goto out;
-		snprintf(name, sizeof name, "%s/bias", l->name);
-		if ((in[2] = add_const(c, name, 1, &units, bias.data, err)) < 0)
-			goto out;
-		n_in = 3;
-	}
+	/* Gemm B is the Keras kernel as stored, (in, out), so transB = 0. */
+	n_in = add_kernel_bias(c, l->name, w, 2, kdims, bias.data, units, in, err);
+	if (n_in < 0)
+		goto out;
 	odims[0] = 1, odims[1] = units;
 	main_out_name(l, act, name, sizeof name);
 	if (add_op(c, l->name, "Gemm", n_in, in, name, 2, odims, err) < 0)
@@ -748,22 +763,14 @@ static int add_conv_node(keras_ctx *c, const char *node_name, const char *wname,
 			 qp_err *err)
 {
 	int64_t wdims[4], odims[4];
-	char name[1200];
-	int in[3], n_in = 2, node, j, sp = geo->sp;
+	int in[3], n_in, node, j, sp = geo->sp;
 
 	wdims[0] = filters, wdims[1] = cin_g;
 	for (j = 0; j < sp; j++)
 		wdims[2 + j] = geo->k[j];
-	in[0] = c->cur;
-	snprintf(name, sizeof name, "%s/kernel", wname);
-	if ((in[1] = add_const(c, name, sp + 2, wdims, w, err)) < 0)
+	n_in = add_kernel_bias(c, wname, w, sp + 2, wdims, bias, filters, in, err);
+	if (n_in < 0)
 		return -1;
-	if (bias) {
-		snprintf(name, sizeof name, "%s/bias", wname);
-		if ((in[2] = add_const(c, name, 1, &filters, bias, err)) < 0)
-			return -1;
-		n_in = 3;
-	}
 	odims[0] = 1, odims[1] = filters;
 	for (j = 0; j < sp; j++)
 		odims[2 + j] = geo->out_sp[j];
@@ -1053,7 +1060,7 @@ static int tconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 	keras_array kern = {0}, bias = {0};
 	char name[1100];
 	float *w = NULL;
-	int in[3], n_in = 2, node, j, rc = -1;
+	int in[3], n_in, node, j, rc = -1;
 
 	cfg_ints(l->config, "filters", 1, &filters, NULL);
 	cfg_ints(l->config, "kernel_size", 2, k, NULL);
@@ -1095,18 +1102,12 @@ static int tconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 					w[((i * filters + o) * k[0] + y) * k[1] + x] =
 						kern.data[((y * k[1] + x) * filters + o) * cin + i];
 	wdims[0] = cin, wdims[1] = filters, wdims[2] = k[0], wdims[3] = k[1];
-	in[0] = c->cur;
-	snprintf(name, sizeof name, "%s/kernel", l->name);
-	if ((in[1] = add_const(c, name, 4, wdims, w, err)) < 0)
+	if (cfg_bool(l->config, "use_bias", 1) &&
+	    keras_layer_weight(c, l, 1, 1, &filters, &bias, err) != 0)
 		goto out;
-	if (cfg_bool(l->config, "use_bias", 1)) {
-		if (keras_layer_weight(c, l, 1, 1, &filters, &bias, err) != 0)
-			goto out;
-		snprintf(name, sizeof name, "%s/bias", l->name);
-		if ((in[2] = add_const(c, name, 1, &filters, bias.data, err)) < 0)
-			goto out;
-		n_in = 3;
-	}
+	n_in = add_kernel_bias(c, l->name, w, 4, wdims, bias.data, filters, in, err);
+	if (n_in < 0)
+		goto out;
 	odims[0] = 1, odims[1] = filters;
 	main_out_name(l, act, name, sizeof name);
 	node = add_op(c, l->name, "ConvTranspose", n_in, in, name, 4, odims, err);
@@ -1400,13 +1401,19 @@ static int zeropad_amounts(const cJSON *cfg, const char *key, int64_t *p)
 	return 0;
 }
 
-static int zeropad_check(const keras_layer *l, qp_err *err)
+/* ZeroPadding2D's padding, Cropping2D's cropping: amounts, channels last. */
+static int amounts_check(const keras_layer *l, const char *key, qp_err *err)
 {
 	int64_t p[4];
 
-	if (zeropad_amounts(l->config, "padding", p) != 0)
-		return problem(err, l, "malformed padding");
+	if (zeropad_amounts(l->config, key, p) != 0)
+		return problem(err, l, "malformed %s", key);
 	return check_channels_last(l, err);
+}
+
+static int zeropad_check(const keras_layer *l, qp_err *err)
+{
+	return amounts_check(l, "padding", err);
 }
 
 static int zeropad_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
@@ -1747,11 +1754,7 @@ static int concat_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 
 static int crop_check(const keras_layer *l, qp_err *err)
 {
-	int64_t p[4];
-
-	if (zeropad_amounts(l->config, "cropping", p) != 0)
-		return problem(err, l, "malformed cropping");
-	return check_channels_last(l, err);
+	return amounts_check(l, "cropping", err);
 }
 
 static int crop_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
