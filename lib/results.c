@@ -1,5 +1,7 @@
 #include "results.h"
 
+#include "cli.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,4 +112,40 @@ void qp_results_abort(qp_results *r)
 		qp_out_abort(&r->outs[i]);
 	r->n_outs = 0;
 	release(r);
+}
+
+int qp_run_files_option(qp_run_files *f, int c, const char *arg)
+{
+	switch (c) {
+	case QP_RUN_OPT_INPUT:
+		if (f->n_inputs == QP_RESULTS_MAX)
+			qp_usage_error("too many --input files");
+		f->inputs[f->n_inputs++] = arg;
+		return 1;
+	case QP_RUN_OPT_OUTPUT:
+		if (f->n_outputs == QP_RESULTS_MAX)
+			qp_usage_error("too many -o files");
+		f->outputs[f->n_outputs++] = arg;
+		return 1;
+	case QP_RUN_OPT_EVAL:
+		f->eval = arg;
+		return 1;
+	case QP_RUN_OPT_FORCE:
+		f->force = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void qp_run_files_check(const qp_run_files *f, const char *model)
+{
+	if (f->n_inputs == 0)
+		qp_usage_error("no --input given");
+	for (int i = 0; i < f->n_inputs; i++)
+		if (qp_is_stdio(model) && qp_is_stdio(f->inputs[i]))
+			qp_usage_error("the model and an input cannot both come from standard input");
+	if (f->eval)
+		for (int i = 0; i < f->n_outputs; i++)
+			if (qp_is_stdio(f->outputs[i]))
+				qp_usage_error("--eval prints to standard output; give -o a file");
 }

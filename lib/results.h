@@ -47,4 +47,25 @@ int qp_results_add(qp_results *r, int i, const float *y, int64_t take,
 int qp_results_finish(qp_results *r, qp_err *err);
 void qp_results_abort(qp_results *r);
 
+/* The data-file options irrun and simulate share (their option codes). */
+enum { QP_RUN_OPT_INPUT = 'i', QP_RUN_OPT_OUTPUT = 'o', QP_RUN_OPT_FORCE = 'f',
+       QP_RUN_OPT_EVAL = 256 };
+
+typedef struct qp_run_files {
+	const char *inputs[QP_RESULTS_MAX];
+	int n_inputs;
+	const char *outputs[QP_RESULTS_MAX];
+	int n_outputs;
+	const char *eval;
+	int force;
+} qp_run_files;
+
+/* Records option c's argument when c is one of QP_RUN_OPT_*: 1 if it was
+ * (a usage error, exit 2, when there are too many files), else 0. */
+int qp_run_files_option(qp_run_files *f, int c, const char *arg);
+/* The usage checks both tools make once the model is known: an input is
+ * given, the model and an input do not both come from standard input,
+ * --eval does not share standard output with an output file.  Exits 2. */
+void qp_run_files_check(const qp_run_files *f, const char *model);
+
 #endif

@@ -13,10 +13,9 @@
 #include "npy.h"
 #include "results.h"
 
-enum { OPT_INPUT = 'i', OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_QUIET = 'q',
-       OPT_EVAL = 256, OPT_FLOAT };
+enum { OPT_INPUT = QP_RUN_OPT_INPUT, OPT_OUTPUT = QP_RUN_OPT_OUTPUT, OPT_FORCE = QP_RUN_OPT_FORCE,
+       OPT_QUIET = 'q', OPT_EVAL = QP_RUN_OPT_EVAL, OPT_FLOAT };
 
-#define MAX_FILES 16
 
 static const qp_cli_opt options[] = {
 	{OPT_INPUT, "input", 'i', "X.npy", "input data, samples along dim 0; once per model input ('-' = stdin)"},
@@ -42,12 +41,8 @@ static const qp_cli cli = {
 
 typedef struct run_args {
 	const char *model;
-	const char *inputs[MAX_FILES];
-	int n_inputs;
-	const char *outputs[MAX_FILES];
-	int n_outputs;
-	const char *eval;
-	int force, no_fake_quant, quiet;
+	qp_run_files files;
+	int no_fake_quant, quiet;
 } run_args;
 
 static void parse_args(int argc, char **argv, run_args *a)
@@ -58,37 +53,19 @@ static void parse_args(int argc, char **argv, run_args *a)
 	memset(a, 0, sizeof *a);
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
+		if (qp_run_files_option(&a->files, c, arg))
+			continue;
 		switch (c) {
-		case OPT_INPUT:
-			if (a->n_inputs == MAX_FILES)
-				qp_usage_error("too many --input files");
-			a->inputs[a->n_inputs++] = arg;
-			break;
-		case OPT_OUTPUT:
-			if (a->n_outputs == MAX_FILES)
-				qp_usage_error("too many -o files");
-			a->outputs[a->n_outputs++] = arg;
-			break;
-		case OPT_EVAL: a->eval = arg; break;
 		case OPT_FLOAT: a->no_fake_quant = 1; break;
-		case OPT_FORCE: a->force = 1; break;
 		case OPT_QUIET: a->quiet = 1; break;
 		}
 	}
 	if (argc - first > 1)
 		qp_usage_error("one model expected, got %d", argc - first);
 	a->model = argc - first == 1 ? argv[first] : "-";
-	if (a->n_inputs == 0)
-		qp_usage_error("no --input given");
-	for (int i = 0; i < a->n_inputs; i++)
-		if (qp_is_stdio(a->model) && qp_is_stdio(a->inputs[i]))
-			qp_usage_error("the model and an input cannot both come from standard input");
-	if (!a->eval && !a->force && a->n_outputs == 0 && isatty(STDOUT_FILENO))
+	qp_run_files_check(&a->files, a->model);
+	if (!a->files.eval && !a->files.force && a->files.n_outputs == 0 && isatty(STDOUT_FILENO))
 		qp_usage_error("refusing to write binary .npy to a terminal; use -o PATH, a pipe or -f");
-	if (a->eval)
-		for (int i = 0; i < a->n_outputs; i++)
-			if (qp_is_stdio(a->outputs[i]))
-				qp_usage_error("--eval prints to standard output; give -o a file");
 }
 
 /* Fake quantization applies to a quantized, not yet lowered IR: one whose
@@ -113,7 +90,7 @@ int main(int argc, char **argv)
 	qp_interp *ip;
 	qp_interp_opts opts = {0};
 	qp_results res = {0};
-	float *ybuf[MAX_FILES] = {0};
+	float *ybuf[QP_RESULTS_MAX] = {0};
 	int64_t batch, samples, take;
 	size_t max_out = 1;
 	const char *fail_file = NULL;
@@ -121,19 +98,19 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &a);
 	if (qp_ir_read(a.model, &g, &err))
 		qp_die_err(a.model, &err);
-	if (a.n_outputs && a.n_outputs != g->n_outputs)
+	if (a.files.n_outputs && a.files.n_outputs != g->n_outputs)
 		qp_die(a.model, "the model has %d outputs, -o was given %d times",
-		       g->n_outputs, a.n_outputs);
-	if (!a.eval && !a.n_outputs && g->n_outputs != 1)
+		       g->n_outputs, a.files.n_outputs);
+	if (!a.files.eval && !a.files.n_outputs && g->n_outputs != 1)
 		qp_die(a.model, "the model has %d outputs; give -o once per output",
 		       g->n_outputs);
-	if (a.eval && g->n_outputs < 1)
+	if (a.files.eval && g->n_outputs < 1)
 		qp_die(a.model, "the model has no output to evaluate");
-	if (g->n_outputs > MAX_FILES)
+	if (g->n_outputs > QP_RESULTS_MAX)
 		qp_die(a.model, "the model has %d outputs; at most %d are supported",
-		       g->n_outputs, MAX_FILES);
+		       g->n_outputs, QP_RESULTS_MAX);
 
-	feed = qp_feed_open(g, a.n_inputs, a.inputs, &err);
+	feed = qp_feed_open(g, a.files.n_inputs, a.files.inputs, &err);
 	if (!feed)
 		qp_die_err(NULL, &err);
 	batch = qp_feed_batch(feed);
@@ -148,7 +125,7 @@ int main(int argc, char **argv)
 		if ((size_t)numel > max_out)
 			max_out = (size_t)numel;
 	}
-	if (a.eval && qp_results_open_labels(&res, a.eval, samples, batch, &err))
+	if (a.files.eval && qp_results_open_labels(&res, a.files.eval, samples, batch, &err))
 		qp_die_err(NULL, &err);
 
 	opts.fake_quant = !a.no_fake_quant && wants_fake_quant(g);
@@ -157,22 +134,22 @@ int main(int argc, char **argv)
 		qp_die_err(a.model, &err);
 
 	/* Outputs are opened last, so no input error leaves a file behind. */
-	if (a.n_outputs || !a.eval) {
-		const char *names[MAX_FILES];
-		int rank[MAX_FILES];
-		int64_t user_dims[MAX_FILES][QP_MAX_RANK];
+	if (a.files.n_outputs || !a.files.eval) {
+		const char *names[QP_RESULTS_MAX];
+		int rank[QP_RESULTS_MAX];
+		int64_t user_dims[QP_RESULTS_MAX][QP_MAX_RANK];
 
 		for (int i = 0; i < g->n_outputs; i++) {
 			const qp_graph_io *io = &g->outputs[i];
 			const qp_tensor *t = &g->tensors[io->tensor];
 
-			names[i] = a.n_outputs ? a.outputs[i] : "-";
+			names[i] = a.files.n_outputs ? a.files.outputs[i] : "-";
 			rank[i] = t->rank;
 			qp_layout_user_dims(io->layout, t->rank - 1, t->dims + 1, user_dims[i]);
 		}
 		if (qp_results_open_outputs(&res, g->n_outputs, names, samples, rank,
 					    (const int64_t (*)[QP_MAX_RANK])user_dims,
-					    a.force, &err)) {
+					    a.files.force, &err)) {
 			qp_results_abort(&res);
 			qp_die_err(NULL, &err);
 		}

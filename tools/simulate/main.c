@@ -11,10 +11,9 @@
 #include "results.h"
 #include "qp_runtime.h"
 
-enum { OPT_INPUT = 'i', OPT_OUTPUT = 'o', OPT_FORCE = 'f', OPT_QUIET = 'q',
-       OPT_EVAL = 256, OPT_INFO };
+enum { OPT_INPUT = QP_RUN_OPT_INPUT, OPT_OUTPUT = QP_RUN_OPT_OUTPUT, OPT_FORCE = QP_RUN_OPT_FORCE,
+       OPT_QUIET = 'q', OPT_EVAL = QP_RUN_OPT_EVAL, OPT_INFO };
 
-#define MAX_FILES 16
 /* Device binaries are small; this only stops a wrong file from eating RAM. */
 #define MAX_BINARY ((size_t)1 << 31)
 
@@ -42,12 +41,8 @@ static const qp_cli cli = {
 
 typedef struct sim_args {
 	const char *model;
-	const char *inputs[MAX_FILES];
-	int n_inputs;
-	const char *outputs[MAX_FILES];
-	int n_outputs;
-	const char *eval;
-	int force, info;
+	qp_run_files files;
+	int info;
 } sim_args;
 
 static void parse_args(int argc, char **argv, sim_args *a)
@@ -58,20 +53,10 @@ static void parse_args(int argc, char **argv, sim_args *a)
 	memset(a, 0, sizeof *a);
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
+		if (qp_run_files_option(&a->files, c, arg))
+			continue;
 		switch (c) {
-		case OPT_INPUT:
-			if (a->n_inputs == MAX_FILES)
-				qp_usage_error("too many --input files");
-			a->inputs[a->n_inputs++] = arg;
-			break;
-		case OPT_OUTPUT:
-			if (a->n_outputs == MAX_FILES)
-				qp_usage_error("too many -o files");
-			a->outputs[a->n_outputs++] = arg;
-			break;
-		case OPT_EVAL: a->eval = arg; break;
 		case OPT_INFO: a->info = 1; break;
-		case OPT_FORCE: a->force = 1; break;
 		}
 	}
 	if (argc - first != 1)
@@ -79,15 +64,7 @@ static void parse_args(int argc, char **argv, sim_args *a)
 	a->model = argv[first];
 	if (a->info)
 		return;
-	if (a->n_inputs == 0)
-		qp_usage_error("no --input given");
-	for (int i = 0; i < a->n_inputs; i++)
-		if (qp_is_stdio(a->model) && qp_is_stdio(a->inputs[i]))
-			qp_usage_error("the model and an input cannot both come from standard input");
-	if (a->eval)
-		for (int i = 0; i < a->n_outputs; i++)
-			if (qp_is_stdio(a->outputs[i]))
-				qp_usage_error("--eval prints to standard output; give -o a file");
+	qp_run_files_check(&a->files, a->model);
 }
 
 static const char *layout_name(int layout)
@@ -105,11 +82,11 @@ static void sample_dims(const qp_io_info *io, int64_t *dims)
 typedef struct sim {
 	qp_model m;
 	int n_in, n_out;
-	qp_io_info in[MAX_FILES], out[MAX_FILES];
+	qp_io_info in[QP_RESULTS_MAX], out[QP_RESULTS_MAX];
 	int64_t batch;
-	qp_npy npy[MAX_FILES];
-	float *user_in[MAX_FILES], *canon_in[MAX_FILES];
-	float *canon_out[MAX_FILES], *user_out[MAX_FILES];
+	qp_npy npy[QP_RESULTS_MAX];
+	float *user_in[QP_RESULTS_MAX], *canon_in[QP_RESULTS_MAX];
+	float *canon_out[QP_RESULTS_MAX], *user_out[QP_RESULTS_MAX];
 	unsigned char *arena;
 } sim;
 
@@ -117,9 +94,9 @@ static void open_inputs(sim *s, const sim_args *a, int64_t *samples)
 {
 	qp_err err = {{0}};
 
-	if (a->n_inputs != s->n_in)
+	if (a->files.n_inputs != s->n_in)
 		qp_die(a->model, "the model has %d inputs, --input was given %d times",
-		       s->n_in, a->n_inputs);
+		       s->n_in, a->files.n_inputs);
 	for (int i = 0; i < s->n_in; i++) {
 		const qp_io_info *io = &s->in[i];
 		int64_t cdims[QP_MAX_RANK], udims[QP_MAX_RANK];
@@ -130,18 +107,18 @@ static void open_inputs(sim *s, const sim_args *a, int64_t *samples)
 			       (long long)s->batch);
 		sample_dims(io, cdims);
 		qp_layout_user_dims(layout_name(io->layout), io->rank - 1, cdims, udims);
-		if (qp_npy_open(&s->npy[i], a->inputs[i], &err))
-			qp_die_err(a->inputs[i], &err);
+		if (qp_npy_open(&s->npy[i], a->files.inputs[i], &err))
+			qp_die_err(a->files.inputs[i], &err);
 		ok = s->npy[i].rank == io->rank;
 		for (int k = 1; ok && k < io->rank; k++)
 			ok = s->npy[i].dims[k] == udims[k - 1];
 		if (!ok)
-			qp_die(a->inputs[i], "data shape does not match model input %d (per-sample shape expected in %s layout)",
+			qp_die(a->files.inputs[i], "data shape does not match model input %d (per-sample shape expected in %s layout)",
 			       i, io->layout == QP_LAYOUT_NHWC ? "NHWC" : "NCHW");
 		if (i == 0)
 			*samples = s->npy[i].rows;
 		else if (s->npy[i].rows != *samples)
-			qp_die(a->inputs[i], "has %lld samples, the first input %lld",
+			qp_die(a->files.inputs[i], "has %lld samples, the first input %lld",
 			       (long long)s->npy[i].rows, (long long)*samples);
 		s->user_in[i] = malloc(io->nbytes);
 		s->canon_in[i] = malloc(io->nbytes);
@@ -179,9 +156,9 @@ int main(int argc, char **argv)
 
 	s.n_in = (int)s.m.n_inputs;
 	s.n_out = (int)s.m.n_outputs;
-	if (s.n_in < 1 || s.n_in > MAX_FILES || s.n_out < 1 || s.n_out > MAX_FILES)
+	if (s.n_in < 1 || s.n_in > QP_RESULTS_MAX || s.n_out < 1 || s.n_out > QP_RESULTS_MAX)
 		qp_die(a.model, "the model has %d inputs and %d outputs; 1..%d of each are supported",
-		       s.n_in, s.n_out, MAX_FILES);
+		       s.n_in, s.n_out, QP_RESULTS_MAX);
 	for (int i = 0; i < s.n_in; i++)
 		qp_model_input(&s.m, (uint32_t)i, &s.in[i]);
 	for (int i = 0; i < s.n_out; i++) {
@@ -196,27 +173,27 @@ int main(int argc, char **argv)
 		if (s.out[i].rank < 1 || s.out[i].dims[0] != s.batch)
 			qp_die(a.model, "output %d has no batch axis of size %lld", i,
 			       (long long)s.batch);
-	if (a.n_outputs && a.n_outputs != s.n_out)
+	if (a.files.n_outputs && a.files.n_outputs != s.n_out)
 		qp_die(a.model, "the model has %d outputs, -o was given %d times",
-		       s.n_out, a.n_outputs);
-	if (!a.eval && !a.n_outputs && s.n_out != 1)
+		       s.n_out, a.files.n_outputs);
+	if (!a.files.eval && !a.files.n_outputs && s.n_out != 1)
 		qp_die(a.model, "the model has %d outputs; give -o once per output", s.n_out);
 	open_inputs(&s, &a, &samples);
-	if (a.eval && qp_results_open_labels(&res, a.eval, samples, s.batch, &err))
+	if (a.files.eval && qp_results_open_labels(&res, a.files.eval, samples, s.batch, &err))
 		qp_die_err(NULL, &err);
 	if (!(s.arena = malloc(qp_arena_size(&s.m) ? qp_arena_size(&s.m) : 1)))
 		qp_die(NULL, "out of memory");
 
 	/* Outputs are opened last, so no input error leaves a file behind. */
-	if (a.n_outputs || !a.eval) {
-		const char *names[MAX_FILES];
-		int rank[MAX_FILES];
-		int64_t user_dims[MAX_FILES][QP_MAX_RANK];
+	if (a.files.n_outputs || !a.files.eval) {
+		const char *names[QP_RESULTS_MAX];
+		int rank[QP_RESULTS_MAX];
+		int64_t user_dims[QP_RESULTS_MAX][QP_MAX_RANK];
 
 		for (int i = 0; i < s.n_out; i++) {
 			int64_t cdims[QP_MAX_RANK];
 
-			names[i] = a.n_outputs ? a.outputs[i] : "-";
+			names[i] = a.files.n_outputs ? a.files.outputs[i] : "-";
 			rank[i] = s.out[i].rank;
 			sample_dims(&s.out[i], cdims);
 			qp_layout_user_dims(layout_name(s.out[i].layout), s.out[i].rank - 1,
@@ -224,7 +201,7 @@ int main(int argc, char **argv)
 		}
 		if (qp_results_open_outputs(&res, s.n_out, names, samples, rank,
 					    (const int64_t (*)[QP_MAX_RANK])user_dims,
-					    a.force, &err)) {
+					    a.files.force, &err)) {
 			qp_results_abort(&res);
 			qp_die_err(NULL, &err);
 		}
@@ -232,15 +209,15 @@ int main(int argc, char **argv)
 
 	while (done < samples) {
 		int64_t take = samples - done < s.batch ? samples - done : s.batch;
-		const void *inp[MAX_FILES];
-		void *outp[MAX_FILES];
+		const void *inp[QP_RESULTS_MAX];
+		void *outp[QP_RESULTS_MAX];
 
 		for (int i = 0; i < s.n_in; i++) {
 			const qp_io_info *io = &s.in[i];
 			int64_t per = io->numel / s.batch, cdims[QP_MAX_RANK];
 
 			if (qp_npy_read_rows_f32(&s.npy[i], take, s.user_in[i], &err)) {
-				qp_err_prefix(&err, "%s", a.inputs[i]);
+				qp_err_prefix(&err, "%s", a.files.inputs[i]);
 				goto fail;
 			}
 			/* A short last batch is padded with zeros. */
