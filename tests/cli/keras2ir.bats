@@ -171,9 +171,11 @@ check_fixture() {
 	[ ! -e out.ir ]
 	[ -z "$(ls -A | grep -v '^m.h5$')" ]
 	grep -qx "keras2ir: m.h5: unsupported layer 'lambda_1' (class 'Lambda')" <<<"$stderr"
-	grep -qx "keras2ir: m.h5: unsupported layer 'leaky' (class 'LeakyReLU')" <<<"$stderr"
+	grep -qx "keras2ir: m.h5: unsupported layer 'custom' (class 'MyCustomLayer')" <<<"$stderr"
+	grep -qx "keras2ir: m.h5: unsupported layer 'conv3d' (class 'Conv3D')" <<<"$stderr"
 	grep -qx "keras2ir: m.h5: unsupported data_format 'channels_first' (layer 'pool', class 'MaxPooling2D')" <<<"$stderr"
-	# nothing but such lines
+	# one line each: four problems, four lines, nothing else
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 4 ]
 	[ -z "$(grep -v "^keras2ir: m.h5: unsupported " <<<"$stderr")" ]
 }
 
