@@ -280,6 +280,16 @@ check_fixture() {
 	[ -z "$(grep -v "^keras2ir: m.keras: unsupported " <<<"$stderr")" ]
 }
 
+@test "keras_layers: sequences: Conv1D 'same' relu, SpatialDropout1D, AveragePooling1D, MaxPooling1D 'same', GlobalMaxPooling1D, Dense (k3_seq1d.keras)" {
+	check_fixture k3_seq1d.keras
+}
+
+@test "keras_layers: SpatialDropout2D between convolutions is removed (k3_spatial_dropout2d.keras)" {
+	check_fixture k3_spatial_dropout2d.keras
+	run -0 irdump m.ir
+	[[ "$output" == *"nodes: 3 (Conv 2, Relu 1)"* ]]
+}
+
 @test "keras_layers: unsupported layers inside a nested model are reported as '<model>/<layer>', exit 1, no output" {
 	cp "$KFIX/unsupported_nested.keras" m.keras
 	run -1 --separate-stderr keras2ir m.keras -o out.ir
