@@ -31,13 +31,15 @@ typedef struct window {
 	int64_t oh, ow;             /* output */
 } window;
 
-/* x_dims: the input's [N, C, spatial...] (rank 3 or 4); k: the kernel's
- * spatial sizes.  is_pool enables ceil_mode. */
-static int window_init(const qp_node *n, int rank, const int64_t *x_dims,
-		       const int64_t *k, int is_pool, window *win, qp_err *err)
+/* Window geometry along every spatial axis of a Conv or pool: strides s,
+ * dilations d, pads p (begins then ends), output sizes out.  x_dims: the
+ * input's [N, C, spatial...]; k: the kernel's spatial sizes.  is_pool
+ * enables ceil_mode. */
+static int window_axes(const qp_node *n, int rank, const int64_t *x_dims,
+		       const int64_t *k, int is_pool, int64_t *s, int64_t *d,
+		       int64_t *p, int64_t *out, qp_err *err)
 {
 	int sp = rank - 2;
-	int64_t s[2], d[2], p[4], in[2], kk[2], out[2];
 	int ceil_mode = is_pool ? (int)qp_node_attr_int(n, "ceil_mode", 0) : 0;
 
 	if (qp_spatial_ints(n, "strides", sp, 1, 1, s, err) ||
@@ -74,20 +76,29 @@ static int window_init(const qp_node *n, int rank, const int64_t *x_dims,
 			if ((out[i] - 1) * s[i] >= x_dims[2 + i] + p[i])
 				out[i]--;
 		}
-		in[i] = x_dims[2 + i];
-		kk[i] = k[i];
 	}
+	return 0;
+}
+
+/* The 1-D or 2-D geometry as a window (rank 3 or 4). */
+static int window_init(const qp_node *n, int rank, const int64_t *x_dims,
+		       const int64_t *k, int is_pool, window *win, qp_err *err)
+{
+	int64_t s[2], d[2], p[4], out[2];
+
+	if (window_axes(n, rank, x_dims, k, is_pool, s, d, p, out, err))
+		return -1;
 	win->n = x_dims[0];
 	win->c = x_dims[1];
-	if (sp == 1) {
+	if (rank == 3) {
 		win->h = 1, win->kh = 1, win->sh = 1, win->dh = 1;
 		win->pt = 0, win->pb = 0, win->oh = 1;
-		win->w = in[0], win->kw = kk[0], win->sw = s[0], win->dw = d[0];
+		win->w = x_dims[2], win->kw = k[0], win->sw = s[0], win->dw = d[0];
 		win->pl = p[0], win->pr = p[1], win->ow = out[0];
 	} else {
-		win->h = in[0], win->kh = kk[0], win->sh = s[0], win->dh = d[0];
+		win->h = x_dims[2], win->kh = k[0], win->sh = s[0], win->dh = d[0];
 		win->pt = p[0], win->pb = p[2], win->oh = out[0];
-		win->w = in[1], win->kw = kk[1], win->sw = s[1], win->dw = d[1];
+		win->w = x_dims[3], win->kw = k[1], win->sw = s[1], win->dw = d[1];
 		win->pl = p[1], win->pr = p[3], win->ow = out[1];
 	}
 	return 0;
@@ -178,17 +189,19 @@ static int infer_pool(qp_graph *g, int node, int is_max, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];
 	const qp_tensor *x;
-	int64_t k[2], out[4];
+	int64_t k[3], out[5];
 	window win;
 
-	if (qp_check_io(g, n, 1, 1, err))
+	if (qp_check_io_n(g, n, 1, 1, 1, is_max ? 2 : 1, err))
 		return -1;
 	x = qp_in_tensor(g, n, 0);
 	/* max is order-preserving for any affine quantization, so MaxPool
-	 * also runs on int8 activations of a lowered IR. */
-	if (!(is_max && x->dtype == QP_DT_INT8) && qp_want_real(n, x, "input", err))
+	 * also runs on int8 activations of a lowered IR (and ONNX defines it
+	 * on int8 and uint8). */
+	if (!(is_max && (x->dtype == QP_DT_INT8 || x->dtype == QP_DT_UINT8)) &&
+	    qp_want_real(n, x, "input", err))
 		return -1;
-	if (qp_want_rank(n, x, "input", 3, 4, err))
+	if (qp_want_rank(n, x, "input", 3, 5, err))
 		return -1;
 	if (!qp_node_attr(n, "kernel_shape"))
 		return qp_node_err(err, n, "attribute 'kernel_shape' is missing");
@@ -208,12 +221,26 @@ static int infer_pool(qp_graph *g, int node, int is_max, qp_err *err)
 			return qp_node_err(err, n, "attribute 'count_include_pad' is %lld, expected 0 or 1",
 					(long long)cip);
 	}
-	if (qp_node_attr_int(n, "storage_order", 0) != 0)
-		return qp_node_err(err, n, "storage_order 1 is not supported");
-	if (window_init(n, x->rank, x->dims, k, 1, &win, err))
-		return -1;
-	window_out_dims(&win, x->rank, out, x->dims[1]);
+	if (qp_node_attr_int(n, "storage_order", 0) != 0 &&
+	    qp_node_attr_int(n, "storage_order", 0) != 1)
+		return qp_node_err(err, n, "attribute 'storage_order' is %lld, expected 0 or 1",
+				   (long long)qp_node_attr_int(n, "storage_order", 0));
+	if (x->rank == 5) {
+		int64_t st[3], dl[3], pd[6];
+
+		if (window_axes(n, 5, x->dims, k, 1, st, dl, pd, out + 2, err))
+			return -1;
+		out[0] = x->dims[0], out[1] = x->dims[1];
+	} else {
+		if (window_init(n, x->rank, x->dims, k, 1, &win, err))
+			return -1;
+		window_out_dims(&win, x->rank, out, x->dims[1]);
+	}
 	qp_set_out(g, n, 0, is_max ? x->dtype : QP_DT_FLOAT32, x->rank, out);
+	/* MaxPool's Indices: the flat index of each maximum in the input
+	 * (N and C included, padding not counted), as ONNX defines it. */
+	if (n->n_outputs == 2)
+		qp_set_out(g, n, 1, QP_DT_INT64, x->rank, out);
 	return 0;
 }
 
@@ -666,6 +693,82 @@ static void window_span(int64_t o, int64_t stride, int64_t pad_begin,
 	*last_excl = *first + (kernel - 1) * dil + 1;
 }
 
+/* 3-D pooling (rank 5, float32): the 1-D/2-D kernels' rules (max over
+ * the cells inside the input, average over the cells inside the input or,
+ * with count_include_pad, inside the padded input) along three axes. */
+static int run_pool3d(const qp_node *n, const qp_value *x, qp_value *const *out,
+		      int is_max, qp_err *err)
+{
+	int64_t k[3], s[3], d[3], p[6], od[3], lo[3], hi[3], cnt_hi[3], o = 0;
+	int include_pad = (int)qp_node_attr_int(n, "count_include_pad", 0), ks_n, i;
+	int col_major = qp_node_attr_int(n, "storage_order", 0) == 1;
+	const int64_t *ks = qp_node_attr_ints(n, "kernel_shape", &ks_n);
+	const int64_t *xd = x->dims + 2;
+	const float *xs = CF32(x);
+
+	if (x->dtype != QP_DT_FLOAT32)
+		return qp_node_err(err, n, "3-D pooling takes float32, not %s",
+				   qp_dtype_name(x->dtype));
+	for (i = 0; i < 3; i++)
+		k[i] = ks[i];
+	if (window_axes(n, 5, x->dims, k, 1, s, d, p, od, err))
+		return -1;
+	for (int64_t pl = 0; pl < x->dims[0] * x->dims[1]; pl++) {
+		const float *xp = xs + pl * xd[0] * xd[1] * xd[2];
+
+		for (int64_t a = 0; a < od[0]; a++)
+		for (int64_t b = 0; b < od[1]; b++)
+		for (int64_t c = 0; c < od[2]; c++, o++) {
+			int64_t at[3] = {a, b, c}, best_i = -1, count = 1;
+			float best = -INFINITY;
+			double sum = 0;
+
+			for (i = 0; i < 3; i++) {
+				lo[i] = at[i] * s[i] - p[i];
+				hi[i] = lo[i] + (k[i] - 1) * d[i] + 1;
+				/* count_include_pad stops at the end padding */
+				cnt_hi[i] = hi[i] < xd[i] + p[3 + i] ? hi[i] : xd[i] + p[3 + i];
+				count *= cnt_hi[i] - lo[i];
+			}
+			if (!include_pad)
+				count = 0;
+			for (int64_t z = lo[0]; z < hi[0]; z += d[0]) {
+				if (z < 0 || z >= xd[0])
+					continue;
+				for (int64_t y = lo[1]; y < hi[1]; y += d[1]) {
+					if (y < 0 || y >= xd[1])
+						continue;
+					for (int64_t w = lo[2]; w < hi[2]; w += d[2]) {
+						int64_t idx = (z * xd[1] + y) * xd[2] + w;
+
+						if (w < 0 || w >= xd[2])
+							continue;
+						if (xp[idx] > best || best_i < 0)
+							best = xp[idx], best_i = idx;
+						sum += xp[idx];
+						if (!include_pad)
+							count++;
+					}
+				}
+			}
+			if (is_max) {
+				F32(out[0])[o] = best;
+				if (n->n_outputs == 2 && out[1]) {
+					/* storage_order 1: column-major within the volume */
+					int64_t z = best_i / (xd[1] * xd[2]), y = best_i / xd[2] % xd[1],
+						w = best_i % xd[2];
+
+					((int64_t *)out[1]->data)[o] = pl * xd[0] * xd[1] * xd[2] +
+						(col_major ? (w * xd[1] + y) * xd[0] + z : best_i);
+				}
+			} else {
+				F32(out[0])[o] = count > 0 ? (float)(sum / (double)count) : 0.0f;
+			}
+		}
+	}
+	return 0;
+}
+
 static int run_maxpool(const qp_graph *g, const qp_node *n,
 		       const qp_value *const *in, qp_value *const *out,
 		       qp_err *err)
@@ -674,9 +777,12 @@ static int run_maxpool(const qp_graph *g, const qp_node *n,
 	int64_t k[2];
 	int ks_n;
 	const int64_t *ks = qp_node_attr_ints(n, "kernel_shape", &ks_n);
+	int col_major = qp_node_attr_int(n, "storage_order", 0) == 1;
 	window win;
 
 	(void)g;
+	if (x->rank == 5)
+		return run_pool3d(n, x, out, 1, err);
 	for (int i = 0; i < ks_n && i < 2; i++)
 		k[i] = ks[i];
 	if (window_from_values(n, x, k, 1, &win, err))
@@ -685,6 +791,7 @@ static int run_maxpool(const qp_graph *g, const qp_node *n,
 		for (int64_t oy = 0; oy < win.oh; oy++)
 			for (int64_t ox = 0; ox < win.ow; ox++) {
 				int64_t y0, y1, x0, x1, o = (pl * win.oh + oy) * win.ow + ox;
+				int64_t best_i = -1;
 				float best = -INFINITY;
 				int found = 0;
 
@@ -699,18 +806,30 @@ static int run_maxpool(const qp_graph *g, const qp_node *n,
 
 						if (ix < 0 || ix >= win.w)
 							continue;
-						v = x->dtype == QP_DT_INT8
-							? ((const int8_t *)x->data)[i]
-							: CF32(x)[i];
+						v = x->dtype == QP_DT_INT8 ? ((const int8_t *)x->data)[i]
+						  : x->dtype == QP_DT_UINT8 ? ((const uint8_t *)x->data)[i]
+						  : CF32(x)[i];
 						if (!found || v > best)
-							best = v;
+							best = v, best_i = i;
 						found = 1;
 					}
 				}
 				if (x->dtype == QP_DT_INT8)
 					((int8_t *)out[0]->data)[o] = found ? (int8_t)best : INT8_MIN;
+				else if (x->dtype == QP_DT_UINT8)
+					((uint8_t *)out[0]->data)[o] = found ? (uint8_t)best : 0;
 				else
 					F32(out[0])[o] = best;
+				if (n->n_outputs == 2 && out[1]) {
+					/* row-major flat index, or column-major
+					 * within the plane for storage_order 1 */
+					int64_t in_plane = best_i - pl * win.h * win.w;
+
+					if (col_major && best_i >= 0)
+						best_i = pl * win.h * win.w + in_plane % win.w * win.h +
+							 in_plane / win.w;
+					((int64_t *)out[1]->data)[o] = best_i;
+				}
 			}
 	}
 	return 0;
@@ -728,6 +847,8 @@ static int run_avgpool(const qp_graph *g, const qp_node *n,
 	window win;
 
 	(void)g;
+	if (x->rank == 5)
+		return run_pool3d(n, x, out, 0, err);
 	for (int i = 0; i < ks_n && i < 2; i++)
 		k[i] = ks[i];
 	if (window_from_values(n, x, k, 1, &win, err))

@@ -593,7 +593,7 @@ static int run_pad(const qp_graph *g, const qp_node *n,
 /* ---- Resize ------------------------------------------------------------ */
 
 enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC,
-       CT_TF_HALF_PIXEL_NEAREST };
+       CT_TF_HALF_PIXEL_NEAREST, CT_TF_CROP_AND_RESIZE };
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 
 enum { RM_NEAREST, RM_LINEAR, RM_CUBIC };
@@ -604,6 +604,9 @@ typedef struct resize_cfg {
 	double cubic_a;        /* cubic_coeff_a */
 	int exclude_outside;
 	const float *scales;   /* NULL: out/in */
+	const float *roi;      /* tf_crop_and_resize: starts then ends */
+	int rank;
+	float extrapolation;   /* tf_crop_and_resize: value outside the input */
 } resize_cfg;
 
 static int lookup(const char *s, const char *const *names, int count)
@@ -617,7 +620,7 @@ static int lookup(const char *s, const char *const *names, int count)
 static int resize_config(const qp_node *n, int rank, resize_cfg *c, qp_err *err)
 {
 	static const char *const ct_names[] = {"half_pixel", "pytorch_half_pixel",
-		"align_corners", "asymmetric", "tf_half_pixel_for_nearest"};
+		"align_corners", "asymmetric", "tf_half_pixel_for_nearest", "tf_crop_and_resize"};
 	static const char *const nm_names[] = {"round_prefer_floor", "round_prefer_ceil",
 		"floor", "ceil"};
 	const char *mode = qp_node_attr_string(n, "mode", "nearest");
@@ -635,8 +638,13 @@ static int resize_config(const qp_node *n, int rank, resize_cfg *c, qp_err *err)
 		return qp_node_err(err, n, "resize mode '%s' is not supported (nearest, linear, cubic)", mode);
 	c->cubic_a = qp_node_attr_float(n, "cubic_coeff_a", -0.75f);
 	c->exclude_outside = qp_node_attr_int(n, "exclude_outside", 0) != 0;
-	if ((c->ct = lookup(ct, ct_names, 5)) < 0)
+	if ((c->ct = lookup(ct, ct_names, 6)) < 0)
 		return qp_node_err(err, n, "coordinate_transformation_mode '%s' is not supported", ct);
+	c->rank = rank;
+	c->extrapolation = qp_node_attr_float(n, "extrapolation_value", 0.0f);
+	c->roi = qp_node_attr_floats(n, "roi", &count);
+	if (c->ct == CT_TF_CROP_AND_RESIZE && (!c->roi || count != 2 * rank))
+		return qp_node_err(err, n, "tf_crop_and_resize needs attribute 'roi' with %d values", 2 * rank);
 	if ((c->nearest = lookup(nm, nm_names, 4)) < 0)
 		return qp_node_err(err, n, "nearest_mode '%s' is not supported", nm);
 	c->scales = qp_node_attr_floats(n, "scales", &count);
@@ -662,9 +670,10 @@ static int infer_resize(qp_graph *g, int node, qp_err *err)
 	if (!(sizes = need_ints(n, "sizes", x->rank, x->rank, &count, err)) ||
 	    resize_config(n, x->rank, &c, err))
 		return -1;
-	if (c.mode != RM_NEAREST && x->dtype != QP_DT_FLOAT32)
+	if ((c.mode != RM_NEAREST || c.ct == CT_TF_CROP_AND_RESIZE) && x->dtype != QP_DT_FLOAT32)
 		return qp_node_err(err, n, "%s resize needs float32, not %s",
-				   qp_node_attr_string(n, "mode", "nearest"), qp_dtype_name(x->dtype));
+				   c.ct == CT_TF_CROP_AND_RESIZE ? "tf_crop_and_resize"
+				   : qp_node_attr_string(n, "mode", "nearest"), qp_dtype_name(x->dtype));
 	for (int i = 0; i < x->rank; i++) {
 		if (sizes[i] < 1 || (x->dims[i] == 0 && sizes[i] > 0))
 			return qp_node_err(err, n, "output size %lld on axis %d is not possible",
@@ -698,6 +707,12 @@ static double resize_coord(const resize_cfg *c, int axis, int64_t o, int64_t in,
 		return o / scale;
 	case CT_TF_HALF_PIXEL_NEAREST:
 		return (o + 0.5) / scale;
+	case CT_TF_CROP_AND_RESIZE: {
+		double start = c->roi[axis], end = c->roi[c->rank + axis];
+
+		return len > 1 ? start * (double)(in - 1) + o * (end - start) * (double)(in - 1) / (len - 1)
+			       : 0.5 * (start + end) * (double)(in - 1);
+	}
 	default:
 		return (o + 0.5) / scale - 0.5;
 	}
@@ -733,16 +748,19 @@ static void cubic_weights(double r, double a, double *w)
 /* Taps of output coordinate o along one axis: c->taps input indices
  * (clamped to the axis: ONNX's reference pads with edge values) and their
  * weights. */
-static void resize_taps(const resize_cfg *c, int axis, int64_t o, int64_t din,
-			int64_t dout, int64_t *idx, double *w)
+static int resize_taps(const resize_cfg *c, int axis, int64_t o, int64_t din,
+		       int64_t dout, int64_t *idx, double *w)
 {
 	double xo = resize_coord(c, axis, o, din, dout), f = floor(xo), sum = 0;
 	int64_t base = (int64_t)f;
+	/* tf_crop_and_resize: a coordinate outside the input takes the
+	 * extrapolation value */
+	int outside = c->ct == CT_TF_CROP_AND_RESIZE && (xo < 0 || xo > (double)(din - 1));
 
 	if (c->mode == RM_NEAREST) {
 		idx[0] = nearest_index(c->nearest, xo, din);
 		w[0] = 1;
-		return;
+		return outside;
 	}
 	if (c->mode == RM_LINEAR) {
 		w[0] = 1 - (xo - f);
@@ -761,6 +779,7 @@ static void resize_taps(const resize_cfg *c, int axis, int64_t o, int64_t din,
 	if (c->exclude_outside && sum != 0)
 		for (int k = 0; k < c->taps; k++)
 			w[k] /= sum;
+	return outside;
 }
 
 static int run_resize(const qp_graph *g, const qp_node *n,
@@ -773,6 +792,7 @@ static int run_resize(const qp_graph *g, const qp_node *n,
 	 * (taps 1 on an axis where every output copies one input). */
 	int64_t *idx[QP_MAX_RANK] = {0};
 	double *w[QP_MAX_RANK] = {0};
+	unsigned char *outside[QP_MAX_RANK] = {0};   /* per axis and output coordinate */
 	int taps[QP_MAX_RANK];
 	size_t esz = qp_dtype_size(x->dtype);
 	resize_cfg c;
@@ -789,12 +809,14 @@ static int run_resize(const qp_graph *g, const qp_node *n,
 
 		idx[a] = malloc(sizeof(int64_t) * (size_t)(dout * c.taps));
 		w[a] = malloc(sizeof(double) * (size_t)(dout * c.taps));
-		if (!idx[a] || !w[a]) {
+		outside[a] = malloc((size_t)dout);
+		if (!idx[a] || !w[a] || !outside[a]) {
 			qp_err_set(err, "out of memory");
 			goto done;
 		}
 		for (int64_t i = 0; i < dout; i++) {
-			resize_taps(&c, a, i, din, dout, idx[a] + i * c.taps, w[a] + i * c.taps);
+			outside[a][i] = (unsigned char)resize_taps(&c, a, i, din, dout,
+								   idx[a] + i * c.taps, w[a] + i * c.taps);
 			for (int k = 0; k < c.taps; k++)
 				if (w[a][i * c.taps + k] != 0 && w[a][i * c.taps + k] != 1)
 					single = 0;
@@ -817,11 +839,16 @@ static int run_resize(const qp_graph *g, const qp_node *n,
 	strides_of(rank, x->dims, st);
 	do {
 		int64_t base = 0;
+		int out_of_input = 0;
 
-		for (int k = 0; k < rank; k++)
+		for (int k = 0; k < rank; k++) {
 			if (taps[k] == 1)
 				base += idx[k][pos[k]] * st[k];
-		if (n_moving == 0) {
+			out_of_input |= outside[k][pos[k]];
+		}
+		if (out_of_input) {
+			((float *)y->data)[o] = c.extrapolation;   /* float32 only (infer) */
+		} else if (n_moving == 0) {
 			copy_elem(y->data, o, x->data, base, esz);
 		} else {
 			double acc = 0;
@@ -852,6 +879,7 @@ done:
 	for (int a = 0; a < rank; a++) {
 		free(idx[a]);
 		free(w[a]);
+		free(outside[a]);
 	}
 	return rc;
 }

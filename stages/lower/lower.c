@@ -454,6 +454,8 @@ static int lower_maxpool(ctx *c, const qp_node *n)
 
 	if (!x || x->rank != 4 || !ks || cnt != 2)
 		return fail(c, n, "only 2-d pooling is supported");
+	if (n->n_outputs > 1)
+		return fail(c, n, "the Indices output is not supported on the device");
 	memcpy(k, ks, sizeof k);
 	if (get_ints(c, n, "strides", 2, 1, s) || get_ints(c, n, "pads", 4, 0, p) ||
 	    get_ints(c, n, "dilations", 2, 1, d) ||

@@ -227,9 +227,9 @@ static int import_pool(onnx_ctx *c, qp_err *err)
 {
 	const qp_tensor *x = tensor_of(c, 0);
 	int is_max = strcmp(c->op, "MaxPool") == 0;
-	int64_t ceil_mode, count_include_pad;
+	int64_t ceil_mode, count_include_pad, storage_order;
 	window w = {0};
-	int s, i;
+	int s, i, indices;
 
 	if ((s = spatial_rank(c, x, err)) < 0)
 		return -1;
@@ -249,9 +249,18 @@ static int import_pool(onnx_ctx *c, qp_err *err)
 		for (i = 0; i < s; i++)
 			if (w.dilations[i] != 1)
 				return onnx_node_err(c, err, "dilations other than 1 are not supported");
-	if (onnx_emit_node(c, c->op, err))
+	/* MaxPool's Indices output only when the graph uses it; storage_order
+	 * only changes the indices. */
+	indices = is_max && c->np->n_output > 1 && onnx_output_used(c, 1);
+	if (onnx_attr_int(c, "storage_order", 0, &storage_order, err))
 		return -1;
-	if (qp_node_set_ints(node_of(c), "kernel_shape", s, w.kernel) ||
+	if (storage_order != 0 && storage_order != 1)
+		return onnx_node_err(c, err, "storage_order %lld is not 0 or 1", (long long)storage_order);
+	if (onnx_emit_node_n(c, c->op, indices ? 2 : 1, err))
+		return -1;
+	if ((indices && storage_order &&
+	     qp_node_set_int(node_of(c), "storage_order", 1)) ||
+	    qp_node_set_ints(node_of(c), "kernel_shape", s, w.kernel) ||
 	    set_window(c, &w, is_max) ||
 	    qp_node_set_int(node_of(c), "ceil_mode", ceil_mode != 0) ||
 	    (!is_max && qp_node_set_int(node_of(c), "count_include_pad", count_include_pad != 0)))
@@ -769,7 +778,8 @@ static int import_resize(onnx_ctx *c, qp_err *err)
 	const qp_tensor *x = tensor_of(c, 0);
 	int64_t sizes_in[QP_MAX_RANK], axes[QP_MAX_RANK], sizes[QP_MAX_RANK];
 	float scales_in[QP_MAX_RANK], scales[QP_MAX_RANK];
-	int n_sizes, n_scales, n_axes, i, r = x->rank, use_scales = 0;
+	float roi_in[2 * QP_MAX_RANK], roi[2 * QP_MAX_RANK];
+	int n_sizes, n_scales, n_axes, n_roi = 0, i, r = x->rank, use_scales = 0, crop;
 	int64_t antialias;
 	char policy[32], ctm[64];
 	static const char *const copied[] = {
@@ -787,8 +797,9 @@ static int import_resize(onnx_ctx *c, qp_err *err)
 		return -1;
 	if (antialias != 0)
 		return onnx_node_err(c, err, "antialias %lld is not supported", (long long)antialias);
-	if (!strcmp(ctm, "tf_crop_and_resize"))
-		return onnx_node_err(c, err, "coordinate_transformation_mode 'tf_crop_and_resize' is not supported");
+	crop = !strcmp(ctm, "tf_crop_and_resize");
+	if (crop && const_floats(c, 1, "roi", roi_in, 2 * QP_MAX_RANK, &n_roi, err))
+		return -1;
 	if (strcmp(policy, "stretch") && strcmp(policy, "not_larger") && strcmp(policy, "not_smaller"))
 		return onnx_node_err(c, err, "unknown keep_aspect_ratio_policy '%s'", policy);
 	if (!n_axes) {
@@ -799,6 +810,16 @@ static int import_resize(onnx_ctx *c, qp_err *err)
 	for (i = 0; i < n_axes; i++)
 		if (norm_axis(c, axes[i], r, &axes[i], err))
 			return -1;
+	/* tf_crop_and_resize: roi is starts then ends over the axes, as
+	 * fractions of each axis; the other axes keep [0, 1]. */
+	if (crop) {
+		if (n_roi != 2 * n_axes)
+			return onnx_node_err(c, err, "roi has %d values, expected %d", n_roi, 2 * n_axes);
+		for (i = 0; i < r; i++)
+			roi[i] = 0.0f, roi[r + i] = 1.0f;
+		for (i = 0; i < n_axes; i++)
+			roi[axes[i]] = roi_in[i], roi[r + axes[i]] = roi_in[n_axes + i];
+	}
 	if ((n_scales > 0) == (n_sizes > 0))
 		return onnx_node_err(c, err, "exactly one of scales and sizes must be given");
 	for (i = 0; i < r; i++) {
@@ -844,7 +865,8 @@ static int import_resize(onnx_ctx *c, qp_err *err)
 	if (emit_x_only(c, "Resize", err))
 		return -1;
 	if (qp_node_set_ints(node_of(c), "sizes", r, sizes) ||
-	    (use_scales && qp_node_set_floats(node_of(c), "scales", r, scales)))
+	    (use_scales && qp_node_set_floats(node_of(c), "scales", r, scales)) ||
+	    (crop && qp_node_set_floats(node_of(c), "roi", 2 * r, roi)))
 		return oom(err);
 	for (k = 0; k < sizeof copied / sizeof copied[0]; k++) {
 		const Onnx__AttributeProto *a = onnx_attr(c, copied[k]);
@@ -1093,7 +1115,7 @@ const onnx_op onnx_ops[] = {
 	BINARY("MatMul"),
 	{"Max", 1, 64, 1, "", import_plain, 0},
 	{"MaxPool", 1, 1, 2,
-	 "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", import_pool, 0},
+	 "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", import_pool, 1},
 	{"Min", 1, 64, 1, "", import_plain, 0},
 	BINARY("Mul"),
 	BINARY("PRelu"),
