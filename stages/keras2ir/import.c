@@ -536,7 +536,10 @@ static int emit_call(keras_ctx *c, const keras_layer *l, int node,
 		free(prefix);
 		free(v3);
 	} else {
+		c->call_name = node > 0 ? call.name : NULL;
+		c->base_name = l->name;
 		rc = keras_layer_find(l->class_name)->emit(c, &call, err);
+		c->call_name = c->base_name = NULL;
 		if (rc != 0)
 			locate(err, &call);
 		outs[0] = c->cur;

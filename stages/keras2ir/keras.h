@@ -118,6 +118,9 @@ typedef struct keras_ctx {
 	int keras_major;           /* 2 or 3: some defaults differ */
 	const char *v3_prefix;     /* "layers/" or Keras 2.13's
 	                              "_layer_checkpoint_dependencies\\" */
+	/* While a shared layer's later call is emitted: its name
+	 * ("<layer>/call<k>") and the layer's own, whose constants it reuses. */
+	const char *call_name, *base_name;
 } keras_ctx;
 
 /* Reads the k-th weight of a layer (k counts kernel, bias, ... as Keras

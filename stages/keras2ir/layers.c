@@ -165,11 +165,43 @@ static int check_positive(const keras_layer *l, const char *key, int n,
 
 /* ---- graph building helpers ---------------------------------------------- */
 
+/* A later call of a shared layer ("<layer>/call<k>/kernel") reuses the
+ * first call's constant ("<layer>/kernel") when it holds the same numbers,
+ * so the weights exist once in the graph as they do in the model. */
+static int shared_const(const keras_ctx *c, const char *name, int rank,
+			const int64_t *dims, const float *data)
+{
+	size_t n = c->call_name ? strlen(c->call_name) : 0;
+	char first[1400];
+	const qp_tensor *t;
+	int64_t numel = 1;
+	int i, ti;
+
+	if (!n || strncmp(name, c->call_name, n) != 0 || name[n] != '/')
+		return -1;
+	snprintf(first, sizeof first, "%s%s", c->base_name, name + n);
+	if ((ti = qp_graph_find_tensor(c->g, first)) < 0)
+		return -1;
+	t = &c->g->tensors[ti];
+	if (!t->data || t->dtype != QP_DT_FLOAT32 || t->rank != rank)
+		return -1;
+	for (i = 0; i < rank; i++) {
+		if (t->dims[i] != dims[i])
+			return -1;
+		numel *= dims[i];
+	}
+	return memcmp(t->data, data, (size_t)numel * sizeof *data) ? -1 : ti;
+}
+
 /* Adds a float32 constant tensor holding data. */
 static int add_const(keras_ctx *c, const char *name, int rank,
 		     const int64_t *dims, const float *data, qp_err *err)
 {
-	int t = qp_graph_add_tensor(c->g, name, QP_DT_FLOAT32, rank, dims, err);
+	int t = shared_const(c, name, rank, dims, data);
+
+	if (t >= 0)
+		return t;
+	t = qp_graph_add_tensor(c->g, name, QP_DT_FLOAT32, rank, dims, err);
 
 	if (t < 0 || qp_tensor_alloc_data(&c->g->tensors[t], err) != 0)
 		return -1;

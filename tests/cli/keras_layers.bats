@@ -123,10 +123,15 @@ check_fixture() {
 
 @test "keras_layers: a Dense shared by two calls on different tensors (two inbound nodes) (k3_shared_dense.keras)" {
 	check_fixture k3_shared_dense.keras
+	# both calls use the one copy of the weights
+	run -0 irdump m.ir
+	[[ "$output" == *"shared/call1: Gemm(dense_b, shared/kernel, shared/bias)"* ]]
 }
 
 @test "keras_layers: a Conv2D called twice, the second time on its own output (k3_shared_conv.keras)" {
 	check_fixture k3_shared_conv.keras
+	run -0 irdump m.ir
+	[[ "$output" == *"tensors: 6 (2 constants, 4 activations)"* ]]
 }
 
 @test "keras_layers: Conv2D activation hard_swish, then Activation softmax over an NHWC image's channels (k3_act_image.keras)" {
