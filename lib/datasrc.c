@@ -25,6 +25,7 @@
 #include <zip.h>
 #include <zlib.h>
 
+#include "idx.h"
 #include "interp.h"
 #include "io.h"
 #include "npy.h"
@@ -34,7 +35,6 @@ enum src_kind { SRC_NPY, SRC_NPZ, SRC_IDX, SRC_IMAGES };
 static const char *const kind_names[] = {"npy", "npz", "idx", "images"};
 
 #define IMAGE_EXTS ".png .jpg .jpeg .bmp .ppm .pgm"
-#define IDX_HEADER 16   /* magic + three u32 dims */
 
 /* A zip member read through a stdio stream (fopencookie), so the .npy
  * reader streams it like a file.  Seeking backwards in a deflated member
@@ -73,8 +73,8 @@ struct qp_datasrc {
 	char *member;
 
 	/* idx */
-	gzFile gz;
-	int64_t idx_h, idx_w, idx_next;
+	qp_idx idx;
+	int64_t idx_h, idx_w;
 	unsigned char *pix;
 
 	/* images */
@@ -385,32 +385,23 @@ static int image_fits_idx(const qp_datasrc *s)
 
 static int open_idx(qp_datasrc *s, qp_err *err)
 {
-	unsigned char h[IDX_HEADER];
-	int got;
 	int64_t n;
 	struct stat st;
 	char s1[200];
 
-	s->gz = gzopen(s->path, "rb");
-	if (!s->gz)
-		return qp_err_errno(err, "%s: cannot open", s->path);
-	got = gzread(s->gz, h, 4);
-	if (got == 4 && h[0] == 0 && h[1] == 0 && h[2] == 8 && h[3] == 1)
+	if (qp_idx_open(&s->idx, s->path, err) != 0)
+		return qp_err_prefix(err, "%s", s->path);
+	if (s->idx.rank == 1)
 		return qp_err_set(err, "%s: an IDX label file (rank 1), not images", s->path);
-	if (got != 4 || h[0] || h[1] || h[2] != 8 || h[3] != 3)
-		return qp_err_set(err, "%s: not an IDX image file (want magic 0x00000803: unsigned bytes, rank 3)",
-				  s->path);
-	if (gzread(s->gz, h + 4, IDX_HEADER - 4) != IDX_HEADER - 4)
-		return qp_err_set(err, "%s: truncated IDX header", s->path);
-	n = (int64_t)h[4] << 24 | h[5] << 16 | h[6] << 8 | h[7];
-	s->idx_h = (int64_t)h[8] << 24 | h[9] << 16 | h[10] << 8 | h[11];
-	s->idx_w = (int64_t)h[12] << 24 | h[13] << 16 | h[14] << 8 | h[15];
-	if (s->idx_h == 0 || s->idx_w == 0 || s->idx_h > 65535 || s->idx_w > 65535)
+	n = s->idx.items;
+	s->idx_h = s->idx.dims[1];
+	s->idx_w = s->idx.dims[2];
+	if (s->idx_h > 65535 || s->idx_w > 65535)
 		return qp_err_set(err, "%s: bad IDX image size %lldx%lld", s->path,
 				  (long long)s->idx_w, (long long)s->idx_h);
 	/* A plain file's length is known: catch truncation now. */
-	if (gzdirect(s->gz) && stat(s->path, &st) == 0 && S_ISREG(st.st_mode)) {
-		int64_t want = IDX_HEADER + n * s->idx_h * s->idx_w;
+	if (gzdirect(s->idx.gz) && stat(s->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		int64_t want = qp_idx_header_bytes(&s->idx) + n * s->idx.item_bytes;
 
 		if ((int64_t)st.st_size != want)
 			return qp_err_set(err, "%s: %s: the header promises %lld bytes, the file has %lld",
@@ -776,8 +767,7 @@ void qp_datasrc_free(qp_datasrc *src)
 		qp_npy_close(&src->npy);
 	if (src->za)
 		zip_discard(src->za);
-	if (src->gz)
-		gzclose(src->gz);
+	qp_idx_close(&src->idx);   /* a no-op when never opened */
 	for (int64_t i = 0; i < src->n_files; i++)
 		free(src->files[i]);
 	free(src->files);
@@ -916,24 +906,11 @@ static int next_image(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 
 static int next_idx(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 {
-	int64_t bytes = s->idx_h * s->idx_w;
-	int got, zerr;
+	int64_t bytes = s->idx.item_bytes;
 
-	if (k != s->idx_next &&
-	    gzseek(s->gz, (z_off_t)(IDX_HEADER + k * bytes), SEEK_SET) < 0)
-		return qp_err_set(err, "%s: cannot seek to image %lld (%s)", s->path, (long long)k,
-				  gzerror(s->gz, &zerr));
-	got = gzread(s->gz, s->pix, (unsigned)bytes);
-	if (got != bytes) {
-		const char *msg = gzerror(s->gz, &zerr);
-
-		if (got < 0 || (zerr != Z_OK && zerr != Z_STREAM_END))
-			return qp_err_set(err, "%s: corrupt or truncated data at image %lld (%s)",
-					  s->path, (long long)k, msg);
-		return qp_err_set(err, "%s: truncated: the data ends inside image %lld of %lld",
-				  s->path, (long long)k, (long long)s->total);
-	}
-	s->idx_next = k + 1;
+	if (qp_idx_seek(&s->idx, k, err) != 0 ||
+	    qp_idx_read_items(&s->idx, 1, s->pix, err) != 0)
+		return qp_err_prefix(err, "%s: image %lld", s->path, (long long)k);
 	if (s->img_c) {
 		unsigned char *rgb = NULL;
 		const unsigned char *px = s->pix;

@@ -251,6 +251,12 @@ no_history() {
 	[ "$stderr" = "calibrate: $DS/noimg: no images (.png .jpg .jpeg .bmp .ppm .pgm)" ]
 	run -1 --separate-stderr calibrate relu3.ir --data "$DS/wrong_shape.npy" -o out.ir
 	[ "$stderr" = "calibrate: $DS/wrong_shape.npy: array shape (5,3,4,3) does not match model input 'x' (N,3,3,4) in layout NCHW" ]
+	# a gzip IDX whose data ends inside image 3 (known only when read)
+	onnx2ir "$CAL/relu1.onnx" -o relu1.ir
+	head -c 60 "$DS/img5.idx" | gzip > short.idx.gz
+	run -1 --separate-stderr calibrate relu1.ir --data short.idx.gz -o out.ir
+	[ "$stderr" = "calibrate: short.idx.gz: image 3: truncated: 44 data bytes where dimensions 5x3x4 need 60" ]
+	rm short.idx.gz relu1.ir
 	run -1 --separate-stderr calibrate relu3.ir --data "$DS/data5.npy" --skip 5 -o out.ir
 	[ "$stderr" = "calibrate: $DS/data5.npy: no samples after --skip" ]
 	only_files relu3.ir

@@ -116,7 +116,7 @@ static void convert(const uint8_t *raw, int64_t count, int labels, double scale,
 
 /* Streams the items through in chunks so a big data set needs little
  * memory; the output is atomic, so an error half-way leaves nothing. */
-static int convert_file(const struct cmdline *cmd, idx_file *f, qp_out *out, qp_err *err)
+static int convert_file(const struct cmdline *cmd, qp_idx *f, qp_out *out, qp_err *err)
 {
 	int labels = f->rank == 1;
 	int64_t rows = cmd->limit >= 0 && cmd->limit < f->items ? cmd->limit : f->items;
@@ -151,13 +151,13 @@ static int convert_file(const struct cmdline *cmd, idx_file *f, qp_out *out, qp_
 	for (done = 0; done < rows; done += chunk) {
 		int64_t n = rows - done < chunk ? rows - done : chunk;
 
-		if (idx_read_items(f, n, raw, err) != 0)
+		if (qp_idx_read_items(f, n, raw, err) != 0)
 			goto done;
 		convert(raw, n * f->item_bytes, labels, cmd->scale, conv);
 		if (qp_out_write(out, conv, (size_t)(n * f->item_bytes) * out_elem, err) != 0)
 			goto done;
 	}
-	rc = idx_finish(f, err);
+	rc = qp_idx_finish(f, err);
 done:
 	free(raw);
 	free(conv);
@@ -167,25 +167,25 @@ done:
 int main(int argc, char **argv)
 {
 	struct cmdline cmd;
-	idx_file f;
+	qp_idx f;
 	qp_out out;
 	qp_err err = {{0}};
 
 	parse_cmdline(argc, argv, &cmd);
-	if (idx_open(&f, cmd.input, &err) != 0) {
-		idx_close(&f);
+	if (qp_idx_open(&f, cmd.input, &err) != 0) {
+		qp_idx_close(&f);
 		qp_die_err(cmd.input, &err);
 	}
 	if (qp_out_open(&out, cmd.output, 1, cmd.force, &err) != 0) {
-		idx_close(&f);
+		qp_idx_close(&f);
 		qp_die_err(cmd.output ? cmd.output : "-", &err);
 	}
 	if (convert_file(&cmd, &f, &out, &err) != 0) {
 		qp_out_abort(&out);
-		idx_close(&f);
+		qp_idx_close(&f);
 		qp_die_err(cmd.input, &err);
 	}
-	idx_close(&f);
+	qp_idx_close(&f);
 	if (qp_out_commit(&out, &err) != 0)
 		qp_die_err(cmd.output ? cmd.output : "-", &err);
 	return 0;

@@ -20,7 +20,7 @@ static const char *gz_message(gzFile gz, int *zerr)
 
 /* Reads up to len bytes; returns the count read or -1 on a zlib error
  * (a corrupt or truncated gzip stream), with the message in err. */
-static int64_t read_bytes(idx_file *f, void *dst, int64_t len, qp_err *err)
+static int64_t read_bytes(qp_idx *f, void *dst, int64_t len, qp_err *err)
 {
 	int64_t done = 0;
 
@@ -53,9 +53,9 @@ static int64_t read_bytes(idx_file *f, void *dst, int64_t len, qp_err *err)
 	return done;
 }
 
-int idx_open(idx_file *f, const char *path, qp_err *err)
+int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 {
-	unsigned char head[4], raw[4 * IDX_MAX_RANK];
+	unsigned char head[4], raw[4 * QP_IDX_MAX_RANK];
 	int64_t got, bytes = 1;
 	int fd, i;
 
@@ -110,7 +110,7 @@ int idx_open(idx_file *f, const char *path, qp_err *err)
 }
 
 /* "10000x28x28" for messages. */
-static const char *dims_text(const idx_file *f, char *buf, size_t size)
+static const char *dims_text(const qp_idx *f, char *buf, size_t size)
 {
 	if (f->rank == 3)
 		snprintf(buf, size, "%ux%ux%u", f->dims[0], f->dims[1], f->dims[2]);
@@ -119,7 +119,7 @@ static const char *dims_text(const idx_file *f, char *buf, size_t size)
 	return buf;
 }
 
-static int short_data(const idx_file *f, int64_t items_before, int64_t got, qp_err *err)
+static int short_data(const qp_idx *f, int64_t items_before, int64_t got, qp_err *err)
 {
 	char dims[64];
 
@@ -129,12 +129,12 @@ static int short_data(const idx_file *f, int64_t items_before, int64_t got, qp_e
 			  (long long)(f->items * f->item_bytes));
 }
 
-int idx_read_items(idx_file *f, int64_t n, uint8_t *dst, qp_err *err)
+int qp_idx_read_items(qp_idx *f, int64_t n, uint8_t *dst, qp_err *err)
 {
 	int64_t got;
 
 	if (n < 0 || n > f->items - f->items_read)
-		qp_bug("idx_read_items past the end (%lld items)", (long long)n);
+		qp_bug("qp_idx_read_items past the end (%lld items)", (long long)n);
 	got = read_bytes(f, dst, n * f->item_bytes, err);
 	if (got < 0)
 		return -1;
@@ -144,7 +144,7 @@ int idx_read_items(idx_file *f, int64_t n, uint8_t *dst, qp_err *err)
 	return 0;
 }
 
-int idx_finish(idx_file *f, qp_err *err)
+int qp_idx_finish(qp_idx *f, qp_err *err)
 {
 	unsigned char scratch[65536];
 	char dims[64];
@@ -171,9 +171,29 @@ int idx_finish(idx_file *f, qp_err *err)
 	return 0;
 }
 
-void idx_close(idx_file *f)
+void qp_idx_close(qp_idx *f)
 {
 	if (f->gz)
 		gzclose(f->gz);
 	f->gz = NULL;
+}
+
+int64_t qp_idx_header_bytes(const qp_idx *f)
+{
+	return 4 + 4 * (int64_t)f->rank;
+}
+
+int qp_idx_seek(qp_idx *f, int64_t k, qp_err *err)
+{
+	int zerr;
+
+	if (k < 0 || k >= f->items)
+		qp_bug("qp_idx_seek to item %lld of %lld", (long long)k, (long long)f->items);
+	if (k == f->items_read)
+		return 0;
+	if (gzseek(f->gz, (z_off_t)(qp_idx_header_bytes(f) + k * f->item_bytes), SEEK_SET) < 0)
+		return qp_err_set(err, "cannot seek to item %lld (%s)", (long long)k,
+				  gz_message(f->gz, &zerr));
+	f->items_read = k;
+	return 0;
 }

@@ -9,35 +9,40 @@
  * Like the rest of qpipe's library code, these functions print nothing:
  * they return 0 or -1 and fill a qp_err.
  */
-#ifndef IDX2NPY_IDX_H
-#define IDX2NPY_IDX_H
+#ifndef QP_IDX_H
+#define QP_IDX_H
 
 #include <stdint.h>
 #include <zlib.h>
 
 #include "err.h"
 
-#define IDX_MAX_RANK 3
+#define QP_IDX_MAX_RANK 3
 
-typedef struct idx_file {
+typedef struct qp_idx {
 	gzFile gz;
 	int rank;                      /* 1 (labels) or 3 (images) */
-	uint32_t dims[IDX_MAX_RANK];   /* dims[0] = number of items */
+	uint32_t dims[QP_IDX_MAX_RANK];   /* dims[0] = number of items */
 	int64_t items;                 /* dims[0] */
 	int64_t item_bytes;            /* product of dims[1..] (1 for labels) */
 	int64_t items_read;
-} idx_file;
+} qp_idx;
 
 /* Opens path ("-" = stdin; gzip is detected from the data, not the name)
  * and validates the header: magic, element type, rank, dimensions, and no
  * overflow in the data size. */
-int idx_open(idx_file *f, const char *path, qp_err *err);
+int qp_idx_open(qp_idx *f, const char *path, qp_err *err);
 /* Reads the next n items (n * item_bytes bytes) into dst.  A short file or
  * a damaged gzip stream is an error. */
-int idx_read_items(idx_file *f, int64_t n, uint8_t *dst, qp_err *err);
+int qp_idx_read_items(qp_idx *f, int64_t n, uint8_t *dst, qp_err *err);
 /* Reads and discards the items not read yet, then checks that the file
  * ends exactly there: the data length must match the dimensions. */
-int idx_finish(idx_file *f, qp_err *err);
-void idx_close(idx_file *f);
+int qp_idx_finish(qp_idx *f, qp_err *err);
+/* Positions the reader at item k (< items): the next read starts there.
+ * Seeking back in a gzip stream rereads it from the start (zlib). */
+int qp_idx_seek(qp_idx *f, int64_t k, qp_err *err);
+/* Bytes before the first item: the magic and the dimensions. */
+int64_t qp_idx_header_bytes(const qp_idx *f);
+void qp_idx_close(qp_idx *f);
 
 #endif
