@@ -890,22 +890,34 @@ static int run_avgpool(const qp_graph *g, const qp_node *n,
 	return 0;
 }
 
-static int run_gap(const qp_graph *g, const qp_node *n,
-		   const qp_value *const *in, qp_value *const *out, qp_err *err)
+/* GlobalAveragePool and GlobalMaxPool: one value per (N, C) plane. */
+static void global_pool(const qp_value *x, float *y, int is_max)
 {
-	const qp_value *x = in[0];
 	int64_t planes = x->dims[0] * x->dims[1];
 	int64_t size = qp_prod(2, x->rank, x->dims);
 
-	(void)g, (void)n, (void)err;
 	for (int64_t p = 0; p < planes; p++) {
 		const float *xp = CF32(x) + p * size;
 		double sum = 0.0;
+		float best = xp[0];
 
+		if (is_max) {
+			for (int64_t i = 1; i < size; i++)
+				best = xp[i] > best || isnan(xp[i]) ? xp[i] : best;
+			y[p] = best;
+			continue;
+		}
 		for (int64_t i = 0; i < size; i++)
 			sum += xp[i];
-		F32(out[0])[p] = (float)(sum / (double)size);
+		y[p] = (float)(sum / (double)size);
 	}
+}
+
+static int run_gap(const qp_graph *g, const qp_node *n,
+		   const qp_value *const *in, qp_value *const *out, qp_err *err)
+{
+	(void)g, (void)n, (void)err;
+	global_pool(in[0], F32(out[0]), 0);
 	return 0;
 }
 
@@ -2105,19 +2117,8 @@ static int run_instnorm(const qp_graph *g, const qp_node *n,
 static int run_gmp(const qp_graph *g, const qp_node *n,
 		   const qp_value *const *in, qp_value *const *out, qp_err *err)
 {
-	const qp_value *x = in[0];
-	int64_t planes = x->dims[0] * x->dims[1];
-	int64_t size = qp_prod(2, x->rank, x->dims);
-
 	(void)g, (void)n, (void)err;
-	for (int64_t p = 0; p < planes; p++) {
-		const float *xp = CF32(x) + p * size;
-		float best = xp[0];
-
-		for (int64_t i = 1; i < size; i++)
-			best = xp[i] > best || isnan(xp[i]) ? xp[i] : best;
-		F32(out[0])[p] = best;
-	}
+	global_pool(in[0], F32(out[0]), 1);
 	return 0;
 }
 

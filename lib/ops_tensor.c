@@ -97,28 +97,38 @@ static int infer_concat(qp_graph *g, int node, qp_err *err)
 	return 0;
 }
 
-static int run_concat(const qp_graph *g, const qp_node *n,
-		      const qp_value *const *in, qp_value *const *out, qp_err *err)
+/* Concat and Split move the same blocks: along axis, the whole tensor
+ * (dims) is the pieces side by side.  join 1 copies pieces -> whole,
+ * 0 whole -> pieces. */
+static void move_pieces(const qp_node *n, char *whole, int rank, const int64_t *dims,
+			const qp_value *const *pv, int count, size_t esz, int join)
 {
-	const qp_value *y = out[0];
-	size_t esz = qp_dtype_size(y->dtype);
 	int axis = (int)qp_node_attr_int(n, "axis", 0);
 	int64_t outer, inner, off = 0;
 
-	(void)g, (void)err;
 	if (axis < 0)
-		axis += y->rank;
-	outer = qp_prod(0, axis, y->dims);
-	inner = qp_prod(axis + 1, y->rank, y->dims);
-	for (int i = 0; i < n->n_inputs; i++) {
-		int64_t block = in[i]->dims[axis] * inner;
+		axis += rank;
+	outer = qp_prod(0, axis, dims);
+	inner = qp_prod(axis + 1, rank, dims);
+	for (int i = 0; i < count; i++) {
+		int64_t block = pv[i]->dims[axis] * inner;
 
-		for (int64_t o = 0; o < outer; o++)
-			memcpy((char *)y->data + (size_t)(o * y->dims[axis] * inner + off) * esz,
-			       (const char *)in[i]->data + (size_t)(o * block) * esz,
-			       (size_t)block * esz);
+		for (int64_t o = 0; o < outer; o++) {
+			char *w = whole + (size_t)(o * dims[axis] * inner + off) * esz;
+			char *p = (char *)pv[i]->data + (size_t)(o * block) * esz;
+
+			memcpy(join ? w : p, join ? p : w, (size_t)block * esz);
+		}
 		off += block;
 	}
+}
+
+static int run_concat(const qp_graph *g, const qp_node *n,
+		      const qp_value *const *in, qp_value *const *out, qp_err *err)
+{
+	(void)g, (void)err;
+	move_pieces(n, out[0]->data, out[0]->rank, out[0]->dims, in, n->n_inputs,
+		    qp_dtype_size(out[0]->dtype), 1);
 	return 0;
 }
 
@@ -158,25 +168,9 @@ static int infer_split(qp_graph *g, int node, qp_err *err)
 static int run_split(const qp_graph *g, const qp_node *n,
 		     const qp_value *const *in, qp_value *const *out, qp_err *err)
 {
-	const qp_value *x = in[0];
-	size_t esz = qp_dtype_size(x->dtype);
-	int axis = (int)qp_node_attr_int(n, "axis", 0);
-	int64_t outer, inner, off = 0;
-
 	(void)g, (void)err;
-	if (axis < 0)
-		axis += x->rank;
-	outer = qp_prod(0, axis, x->dims);
-	inner = qp_prod(axis + 1, x->rank, x->dims);
-	for (int i = 0; i < n->n_outputs; i++) {
-		int64_t block = out[i]->dims[axis] * inner;
-
-		for (int64_t o = 0; o < outer; o++)
-			memcpy((char *)out[i]->data + (size_t)(o * block) * esz,
-			       (const char *)x->data + (size_t)(o * x->dims[axis] * inner + off) * esz,
-			       (size_t)block * esz);
-		off += block;
-	}
+	move_pieces(n, in[0]->data, in[0]->rank, in[0]->dims, (const qp_value *const *)out,
+		    n->n_outputs, qp_dtype_size(in[0]->dtype), 0);
 	return 0;
 }
 
