@@ -210,7 +210,10 @@ qp_interp *qp_interp_new(const qp_graph *g, const qp_interp_opts *opts,
 	for (int i = 0; i < g->n_nodes; i++) {
 		const qp_node *n = &g->nodes[i];
 		const qp_op_def *d = qp_op_find(n->op);
-		int float_op = is_float_op(d);
+		/* Ops defined on the stored integers themselves take a
+		 * quantized constant as it is. */
+		int float_op = is_float_op(d) && strcmp(n->op, "DequantizeLinear") &&
+			       strcmp(n->op, "QuantizeLinear") && strcmp(n->op, "Cast");
 
 		ip->defs[i] = d;
 		ip->in_at[i] = n_in;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "interp.h"
 #include "passes.h"
 #include "quant.h"
 #include "tpc.h"
@@ -497,8 +498,57 @@ static void test_fold_batchnorm(void)
 	qp_graph_free(g);
 }
 
+/* A quantized int8 constant feeding DequantizeLinear is taken as its
+ * stored integers (the op applies its own scale); feeding a float op
+ * (Relu) it is dequantized with its own quant.  Hand calculation: stored
+ * {-4, 2, 10}, quant scale 0.5; DequantizeLinear scale 0.25 gives
+ * {-1, 0.5, 2.5}; Relu of the dequantized {-2, 1, 5} gives {0, 1, 5}. */
+static void test_interp_quantized_constants(void)
+{
+	static const int8_t stored[3] = {-4, 2, 10};
+	static const float want_dq[3] = {-1.0f, 0.5f, 2.5f}, want_relu[3] = {0, 1, 5};
+	qp_graph *g = qp_graph_new();
+	int64_t d3 = 3;
+	int w = qp_graph_add_tensor(g, "w", QP_DT_INT8, 1, &d3, NULL);
+	int sc = qp_graph_add_tensor(g, "s", QP_DT_FLOAT32, 0, NULL, NULL);
+	int y = qp_graph_add_tensor(g, "y", QP_DT_FLOAT32, 0, NULL, NULL);
+	int r = qp_graph_add_tensor(g, "r", QP_DT_FLOAT32, 0, NULL, NULL);
+	int ins[2] = {w, sc};
+	qp_err err = {{0}};
+	qp_interp *ip = NULL;
+	qp_quant *q = qp_quant_new(1);
+
+	qp_tensor_alloc_data(&g->tensors[w], NULL);
+	memcpy(g->tensors[w].data, stored, sizeof stored);
+	q->bits = 8, q->is_signed = 1, q->axis = -1, q->scale[0] = 0.5f, q->zero_point[0] = 0;
+	g->tensors[w].quant = q;
+	qp_tensor_alloc_data(&g->tensors[sc], NULL);
+	*(float *)g->tensors[sc].data = 0.25f;
+	g->outputs = calloc(2, sizeof *g->outputs);
+	g->outputs[0].tensor = y, g->outputs[1].tensor = r;
+	g->n_outputs = 2;
+	qp_graph_add_node(g, "dq", "DequantizeLinear", 2, ins, 1, &y, NULL);
+	qp_graph_add_node(g, "relu", "Relu", 1, &w, 1, &r, NULL);
+	CHECK(qp_graph_infer_shapes(g, &err) == 0);
+	CHECK((ip = qp_interp_new(g, NULL, &err)) != NULL);
+	if (ip && qp_interp_run(ip, &err) == 0) {
+		const float *a = qp_interp_output(ip, 0)->data, *b = qp_interp_output(ip, 1)->data;
+
+		for (int i = 0; i < 3; i++) {
+			CHECK(a[i] == want_dq[i]);
+			CHECK(b[i] == want_relu[i]);
+		}
+	} else {
+		printf("# %s\n", err.msg);
+		CHECK(0);
+	}
+	qp_interp_free(ip);
+	qp_graph_free(g);
+}
+
 int main(void)
 {
+	TEST(test_interp_quantized_constants);
 	TEST(test_qrange);
 	TEST(test_choose_asymmetric);
 	TEST(test_choose_symmetric);
