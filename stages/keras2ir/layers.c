@@ -779,6 +779,21 @@ static int emit_more_activation(keras_ctx *c, const keras_layer *l,
 
 /* ---- convolutions: Conv1D, Conv2D, DepthwiseConv2D ------------------------ */
 
+/* Keras kernels keep the spatial dims first, (kh, kw, a, b); the IR's
+ * put them last.  Writes (b, a, kh, kw) when swap (Conv: (in, out) ->
+ * (out, in); ConvTranspose: (out, in) -> (in, out)), else (a*b, 1, kh, kw)
+ * with channel i*b + m (depthwise: input channel i, multiplier m). */
+static void spatial_last(const float *src, int64_t kh, int64_t kw, int64_t a,
+			 int64_t b, int swap, float *dst)
+{
+	for (int64_t y = 0; y < kh; y++)
+		for (int64_t x = 0; x < kw; x++)
+			for (int64_t i = 0; i < a; i++)
+				for (int64_t o = 0; o < b; o++)
+					dst[((swap ? o * a + i : i * b + o) * kh + y) * kw + x] =
+						src[((y * kw + x) * a + i) * b + o];
+}
+
 /* A convolution's geometry in IR terms: sp spatial dims, pads as ONNX
  * (begins then ends), output spatial size. */
 typedef struct conv_geom {
@@ -857,7 +872,7 @@ static int convnd_emit(keras_ctx *c, const keras_layer *l, int sp, int kind,
 {
 	static const int64_t ones[2] = {1, 1};
 	int64_t filters, mult = 1, k[2], s[2], d[2], groups, pb[2], pe[2], out_sp[2];
-	int64_t kdims[4], pads[4] = {0}, cin, cin_g, kh, kw, o, i, y, x;
+	int64_t kdims[4], pads[4] = {0}, cin, cin_g, kh, kw;
 	const char *padding = cfg_string(l->config, "padding", "valid");
 	const char *act = cfg_activation(l->config, "activation");
 	keras_array kern = {0}, bias = {0};
@@ -903,21 +918,10 @@ static int convnd_emit(keras_ctx *c, const keras_layer *l, int sp, int kind,
 		goto out;
 	}
 	if (kind == CONV_DEPTHWISE) {
-		/* output channel i*mult + m reads input channel i */
-		for (y = 0; y < kh; y++)
-			for (x = 0; x < kw; x++)
-				for (i = 0; i < cin; i++)
-					for (o = 0; o < mult; o++)
-						w[(i * mult + o) * kh * kw + y * kw + x] =
-							kern.data[((y * kw + x) * cin + i) * mult + o];
+		spatial_last(kern.data, kh, kw, cin, mult, 0, w);
 		cin_g = 1;
 	} else {
-		for (y = 0; y < kh; y++)
-			for (x = 0; x < kw; x++)
-				for (i = 0; i < cin_g; i++)
-					for (o = 0; o < filters; o++)
-						w[((o * cin_g + i) * kh + y) * kw + x] =
-							kern.data[((y * kw + x) * cin_g + i) * filters + o];
+		spatial_last(kern.data, kh, kw, cin_g, filters, 1, w);
 	}
 	for (j = 0; j < sp; j++)
 		pads[j] = pb[j], pads[sp + j] = pe[j];
@@ -947,7 +951,7 @@ out:
 static int dense_nd_emit(keras_ctx *c, const keras_layer *l, int64_t units,
 			 const char *act, qp_err *err)
 {
-	int64_t kdims[2] = {c->dims[1], units}, cin = c->dims[1], i, o;
+	int64_t kdims[2] = {c->dims[1], units}, cin = c->dims[1];
 	int sp = c->rank - 2, rc = -1;
 	conv_geom geo = {sp, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 1,
 			 {c->dims[2], c->dims[c->rank - 1]}};
@@ -965,9 +969,7 @@ static int dense_nd_emit(keras_ctx *c, const keras_layer *l, int64_t units,
 		qp_err_set(err, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < cin; i++)
-		for (o = 0; o < units; o++)
-			w[o * cin + i] = kern.data[i * units + o];
+	spatial_last(kern.data, 1, 1, cin, units, 1, w);
 	main_out_name(l, act, name, sizeof name);
 	if (add_conv_node(c, l->name, l->name, name, w, units, cin, bias.data, &geo, err) != 0)
 		goto out;
@@ -993,7 +995,7 @@ static int sepconv_check(const keras_layer *l, qp_err *err)
 static int sepconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 {
 	static const int64_t ones[2] = {1, 1};
-	int64_t filters, mult, k[2], s[2], d[2], pb[2], pe[2], cin, dk[4], pk[4], i, o, y, x;
+	int64_t filters, mult, k[2], s[2], d[2], pb[2], pe[2], cin, dk[4], pk[4];
 	const char *padding = cfg_string(l->config, "padding", "valid");
 	const char *act = cfg_activation(l->config, "activation");
 	keras_array kd = {0}, kp = {0}, bias = {0};
@@ -1036,15 +1038,8 @@ static int sepconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 		qp_err_set(err, "out of memory");
 		goto out;
 	}
-	for (y = 0; y < k[0]; y++)
-		for (x = 0; x < k[1]; x++)
-			for (i = 0; i < cin; i++)
-				for (o = 0; o < mult; o++)
-					w1[((i * mult + o) * k[0] + y) * k[1] + x] =
-						kd.data[((y * k[1] + x) * cin + i) * mult + o];
-	for (i = 0; i < cin * mult; i++)
-		for (o = 0; o < filters; o++)
-			w2[o * cin * mult + i] = kp.data[i * filters + o];
+	spatial_last(kd.data, k[0], k[1], cin, mult, 0, w1);
+	spatial_last(kp.data, 1, 1, cin * mult, filters, 1, w2);
 	snprintf(nd, sizeof nd, "%s/depthwise", l->name);
 	if (add_conv_node(c, nd, nd, nd, w1, cin * mult, 1, NULL, &g1, err) != 0)
 		goto out;
@@ -1086,7 +1081,7 @@ static int tconv_check(const keras_layer *l, qp_err *err)
 static int tconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 {
 	int64_t filters, k[2], s[2], d[2], pads[4], opad[2], odims[4], kdims[4], wdims[4];
-	int64_t cin, y, x, i, o;
+	int64_t cin;
 	const char *padding = cfg_string(l->config, "padding", "valid");
 	const char *act = cfg_activation(l->config, "activation");
 	keras_array kern = {0}, bias = {0};
@@ -1127,12 +1122,7 @@ static int tconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 		qp_err_set(err, "out of memory");
 		goto out;
 	}
-	for (y = 0; y < k[0]; y++)
-		for (x = 0; x < k[1]; x++)
-			for (o = 0; o < filters; o++)
-				for (i = 0; i < cin; i++)
-					w[((i * filters + o) * k[0] + y) * k[1] + x] =
-						kern.data[((y * k[1] + x) * filters + o) * cin + i];
+	spatial_last(kern.data, k[0], k[1], filters, cin, 1, w);
 	wdims[0] = cin, wdims[1] = filters, wdims[2] = k[0], wdims[3] = k[1];
 	if (cfg_bool(l->config, "use_bias", 1) &&
 	    keras_layer_weight(c, l, 1, 1, &filters, &bias, err) != 0)
