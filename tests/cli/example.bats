@@ -11,10 +11,6 @@ load test_helper
 DATASET=/usr/share/datasets/fashion-mnist
 TPC_INT8="$QPIPE_TOP/tpc/int8.json"
 
-need_numpy() {
-	"$PY" -c 'import numpy' 2>/dev/null || skip "needs /usr/bin/python3 with numpy"
-}
-
 need_dataset() {
 	[ -f "$DATASET/t10k-images-idx3-ubyte.gz" ] ||
 		skip "Fashion-MNIST is not installed ($DATASET; apt-get install dataset-fashion-mnist)"

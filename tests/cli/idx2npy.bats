@@ -9,10 +9,6 @@ load test_helper
 
 IDX="$FIXTURES/idx"
 
-need_numpy() {
-	"$PY" -c 'import numpy' 2>/dev/null || skip "needs /usr/bin/python3 with numpy"
-}
-
 # py 'expression using a' FILE: prints the value, with a = np.load(FILE)
 npy() {
 	"$PY" -c "import numpy as np, sys; a = np.load(sys.argv[1]); print($1)" "$2"

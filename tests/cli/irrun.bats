@@ -8,10 +8,6 @@ load test_helper
 
 RUN="$FIXTURES/irrun"
 
-need_numpy() {
-	"$PY" -c 'import numpy' 2>/dev/null || skip "needs /usr/bin/python3 with numpy"
-}
-
 # Largest absolute difference between two .npy files (and equal shapes).
 maxdiff() {
 	"$PY" -c "

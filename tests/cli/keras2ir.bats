@@ -11,23 +11,8 @@ need_keras() {
 	$PY -c 'import numpy' 2>/dev/null || skip "numpy for /usr/bin/python3 not installed (make deps)"
 }
 
-# close A.npy B.npy TOL: max |a-b| <= TOL, shapes equal
-close() {
-	$PY - "$1" "$2" "$3" <<'PY'
-import sys, numpy as np
-a, b, tol = np.load(sys.argv[1]), np.load(sys.argv[2]), float(sys.argv[3])
-assert a.shape == b.shape, (a.shape, b.shape)
-d = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
-print("max abs diff", d)
-sys.exit(0 if d <= tol else 1)
-PY
-}
-
 check_model() {
-	local m=$KERAS/$1
-	run -0 keras2ir "$m" -o m.ir
-	run -0 irrun m.ir --input "$m.input.npy" -o y.npy
-	run -0 close y.npy "$m.output.npy" 1e-4
+	check_keras "$KERAS/$1"
 }
 
 @test "keras2ir: Keras 3 .keras Sequential CNN matches the reference within 1e-4" {
@@ -121,15 +106,8 @@ check_model() {
 
 KFIX="$FIXTURES/keras"
 
-need_numpy() {
-	$PY -c 'import numpy' 2>/dev/null || skip "numpy for /usr/bin/python3 not installed (make deps)"
-}
-
 check_fixture() {
-	local m=$KFIX/$1
-	run -0 keras2ir "$m" -o m.ir
-	run -0 irrun m.ir --input "$m.input.npy" -o y.npy
-	run -0 close y.npy "$m.output.npy" 1e-4
+	check_keras "$KFIX/$1"
 }
 
 @test "keras2ir: Keras 2 .h5 with strided, dilated 'same' convs, no-bias conv, ReLU layer, 'same' pool, Flatten->Dropout->Dense" {

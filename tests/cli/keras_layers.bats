@@ -11,30 +11,9 @@ load test_helper
 
 KFIX="$FIXTURES/keras"
 
-need_numpy() {
-	$PY -c 'import numpy' 2>/dev/null || skip "numpy for /usr/bin/python3 not installed (make deps)"
-}
-
-# close A.npy B.npy TOL: max |a-b| <= TOL, shapes equal
-close() {
-	$PY - "$1" "$2" "$3" <<'PY'
-import sys, numpy as np
-a, b, tol = np.load(sys.argv[1]), np.load(sys.argv[2]), float(sys.argv[3])
-assert a.shape == b.shape, (a.shape, b.shape)
-d = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
-print("max abs diff", d)
-sys.exit(0 if d <= tol else 1)
-PY
-}
-
 # check_fixture NAME: one input, one output
 check_fixture() {
-	local m=$KFIX/$1
-	need_numpy
-	[ -e "$m.input.npy" ] && [ -e "$m.output.npy" ]
-	run -0 keras2ir "$m" -o m.ir
-	run -0 irrun m.ir --input "$m.input.npy" -o y.npy
-	run -0 close y.npy "$m.output.npy" 1e-4
+	check_keras "$KFIX/$1"
 }
 
 @test "keras_layers: Keras 3 SeparableConv2D: depth_multiplier 1 'same' strides 2 bias relu, then depth_multiplier 2 'valid' no bias tanh (k3_separable_conv.keras)" {
@@ -267,8 +246,8 @@ check_fixture() {
 	need_numpy
 	run -0 keras2ir "$m" -o m.ir
 	run -0 irrun m.ir --input "$m.input_0.npy" --input "$m.input_1.npy" -o y0.npy -o y1.npy
-	run -0 close y0.npy "$m.output_0.npy" 1e-4
-	run -0 close y1.npy "$m.output_1.npy" 1e-4
+	run -0 npy_close y0.npy "$m.output_0.npy" 1e-4
+	run -0 npy_close y1.npy "$m.output_1.npy" 1e-4
 }
 
 @test "keras_layers: Keras 3 .keras with Lambda, a custom class, Conv3D and channels_first: each reported on one line, exit 1, no output" {

@@ -9,23 +9,8 @@ load test_helper
 
 ONNX="$FIXTURES/onnx"
 
-need_numpy() {
-	"$PY" -c 'import numpy' 2>/dev/null || skip "needs /usr/bin/python3 with numpy"
-}
-
 need_irrun() {
 	command -v irrun >/dev/null || skip "irrun is not built"
-}
-
-# close ACTUAL.npy EXPECTED.npy: same shape, max |a - b| <= 1e-4.
-close() {
-	"$PY" -c 'import sys, numpy as np
-a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-if a.shape != b.shape:
-    sys.exit("shape %s, expected %s" % (a.shape, b.shape))
-err = float(np.abs(a.astype(np.float64) - b).max()) if a.size else 0.0
-print("max abs error %g" % err)
-sys.exit(0 if err <= 1e-4 else 1)' "$1" "$2"
 }
 
 # Only the named files may exist in the scratch dir (nothing left behind).
@@ -50,7 +35,7 @@ runs_like() {
 	need_numpy
 	need_irrun
 	run -0 bash -c "onnx2ir -q '$ONNX/$1.onnx' | irrun -q --input '$ONNX/$1.x.npy' -o y.npy"
-	run -0 close y.npy "$ONNX/$1.y.npy"
+	run -0 npy_close y.npy "$ONNX/$1.y.npy" 1e-4
 	run -0 close_rel y.npy "$ONNX/$1.y.npy"
 }
 

@@ -24,3 +24,32 @@ teardown() {
 
 # Debian's python3 (the first python3 on PATH may be another interpreter).
 PY=/usr/bin/python3
+
+need_numpy() {
+	"$PY" -c 'import numpy' 2>/dev/null || skip "needs /usr/bin/python3 with numpy (make deps)"
+}
+
+# npy_close ACTUAL.npy EXPECTED.npy TOL: same shape, max |a - b| <= TOL
+# (prints the difference, so a failing test shows it).
+npy_close() {
+	"$PY" - "$1" "$2" "$3" <<'PY'
+import sys, numpy as np
+a, b, tol = np.load(sys.argv[1]), np.load(sys.argv[2]), float(sys.argv[3])
+if a.shape != b.shape:
+    sys.exit("shape %s, expected %s" % (a.shape, b.shape))
+d = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) if a.size else 0.0
+print("max abs diff %g" % d)
+sys.exit(0 if d <= tol else 1)
+PY
+}
+
+# check_keras MODEL: keras2ir MODEL, irrun on MODEL.input.npy, the output
+# within 1e-4 of MODEL.output.npy (a reference qpipe did not compute).
+check_keras() {
+	local m=$1
+	need_numpy
+	[ -e "$m.input.npy" ] && [ -e "$m.output.npy" ]
+	run -0 keras2ir "$m" -o m.ir
+	run -0 irrun m.ir --input "$m.input.npy" -o y.npy
+	run -0 npy_close y.npy "$m.output.npy" 1e-4
+}
