@@ -208,7 +208,7 @@ static int infer_pool(qp_graph *g, int node, int is_max, qp_err *err)
 	if (qp_spatial_ints(n, "kernel_shape", x->rank - 2, 1, 1, k, err))
 		return -1;
 	if (!is_max) {
-		int64_t d[2];
+		int64_t d[3];
 		int64_t cip = qp_node_attr_int(n, "count_include_pad", 0);
 
 		if (qp_spatial_ints(n, "dilations", x->rank - 2, 1, 1, d, err))
