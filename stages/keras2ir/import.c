@@ -533,6 +533,9 @@ static int emit_call(keras_ctx *c, const keras_layer *l, int node,
 		memcpy(ins, c->ins, sizeof ins);
 		rc = prefix && v3 ? build_model(c, &call, l->config, &inner, ins, n, outs, n_outs, err)
 				  : qp_err_set(err, "out of memory");
+		/* a problem of the nested model as a whole: say which one */
+		if (rc != 0 && err && !strstr(err->msg, "(layer '"))
+			locate(err, &call);
 		free(prefix);
 		free(v3);
 	} else {
@@ -670,7 +673,13 @@ static int build_functional(keras_ctx *c, const keras_layer *self, const cJSON *
 		}
 	} while (left > 0 && progress);
 	if (left > 0) {
-		qp_err_set(err, "the layer graph has a cycle or an input that is never computed");
+		/* name the first layer whose inputs never became available */
+		for (i = 0; i < n; i++)
+			if (strcmp(ls[i].class_name, "InputLayer") != 0 && lookup(&calls, i, 0, 0) < 0)
+				break;
+		qp_err_set(err, "the layer graph has a cycle or an input that is never computed "
+			   "(layer '%s', class '%s')", i < n ? ls[i].name : "?",
+			   i < n ? ls[i].class_name : "?");
 		goto out;
 	}
 	if (io_refs(cJSON_GetObjectItemCaseSensitive(cfg, "output_layers"), io, &n_io) != 0 ||

@@ -283,6 +283,37 @@ check_fixture() {
 	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 2 ]
 }
 
+@test "keras_layers: a cycle and an empty nested model: one line naming the layer, exit 1, no output" {
+	[ -x "$PY" ] || skip "needs /usr/bin/python3"
+	# two damaged copies of k3_nested_seq_in_func.keras: 'post' reads its own
+	# output; the nested Sequential 'block' has no layers
+	"$PY" - "$KFIX/k3_nested_seq_in_func.keras" <<'PY'
+import json, sys, zipfile
+src = zipfile.ZipFile(sys.argv[1])
+def damaged(name, change):
+    cfg = json.loads(src.read("config.json"))
+    for l in cfg["config"]["layers"]:
+        change(l)
+    with zipfile.ZipFile(name, "w") as z:
+        for m in ("metadata.json", "model.weights.h5"):
+            z.writestr(m, src.read(m))
+        z.writestr("config.json", json.dumps(cfg))
+def cycle(l):
+    if l["config"]["name"] == "post":
+        l["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["post", 0, 0]
+def empty(l):
+    if l["class_name"] == "Sequential":
+        l["config"]["layers"] = []
+damaged("cycle.keras", cycle)
+damaged("empty.keras", empty)
+PY
+	run -1 --separate-stderr keras2ir cycle.keras -o out.ir
+	[ "$stderr" = "keras2ir: cycle.keras: the layer graph has a cycle or an input that is never computed (layer 'post', class 'Dense')" ]
+	run -1 --separate-stderr keras2ir empty.keras -o out.ir
+	[ "$stderr" = "keras2ir: empty.keras: model has no layers (layer 'block', class 'Sequential')" ]
+	[ ! -e out.ir ]
+}
+
 @test "keras_layers: the generated fixtures are byte-identical when regenerated" {
 	need_numpy
 	$PY -c 'import h5py, torch' 2>/dev/null || skip "h5py/torch for /usr/bin/python3 not installed"
