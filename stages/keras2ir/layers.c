@@ -230,6 +230,16 @@ static int add_kernel_bias(keras_ctx *c, const char *wname, const float *w, int 
 	return 3;
 }
 
+/* Weight k, the bias of n values, when the layer uses one (use_bias);
+ * otherwise b stays empty (b->data NULL). */
+static int load_bias(keras_ctx *c, const keras_layer *l, int k, int64_t n,
+		     keras_array *b, qp_err *err)
+{
+	if (!cfg_bool(l->config, "use_bias", 1))
+		return 0;
+	return keras_layer_weight(c, l, k, 1, &n, b, err);
+}
+
 /* Adds node `name` running op on inputs, writing a new tensor out_name of
  * the given (NCHW) shape, which becomes the current tensor.  Returns the
  * node index. */
@@ -498,8 +508,7 @@ static int dense_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 		w = perm;
 		c->flat_name = NULL;
 	}
-	if (cfg_bool(l->config, "use_bias", 1) &&
-	    keras_layer_weight(c, l, 1, 1, &units, &bias, err) != 0)
+	if (load_bias(c, l, 1, units, &bias, err) != 0)
 		goto out;
 	/* Gemm B is the Keras kernel as stored, (in, out), so transB = 0. */
 	n_in = add_kernel_bias(c, l->name, w, 2, kdims, bias.data, units, in, err);
@@ -801,6 +810,45 @@ typedef struct conv_geom {
 	int64_t k[2], s[2], d[2], pads[4], group, out_sp[2];
 } conv_geom;
 
+/* Reads kernel weight k (Keras dims kdims, spatial first: (kh, kw, a, b))
+ * into a new buffer in the IR's order (spatial_last); NULL on failure. */
+static float *load_kernel(keras_ctx *c, const keras_layer *l, int k, int rank,
+			  const int64_t *kdims, int64_t kh, int64_t kw, int64_t a,
+			  int64_t b, int swap, qp_err *err)
+{
+	keras_array raw = {0};
+	float *w;
+
+	if (keras_layer_weight(c, l, k, rank, kdims, &raw, err) != 0)
+		return NULL;
+	w = malloc((size_t)raw.numel * sizeof *w);
+	if (w)
+		spatial_last(raw.data, kh, kw, a, b, swap, w);
+	else
+		qp_err_set(err, "out of memory");
+	keras_array_free(&raw);
+	return w;
+}
+
+/* The geometry of a convolution over the current tensor with Keras padding
+ * ("same": TensorFlow's pads, the odd one at the end). */
+static int conv_geometry(const keras_ctx *c, const char *padding, int sp,
+			 const int64_t *k, const int64_t *s, const int64_t *d,
+			 int64_t group, conv_geom *geo, qp_err *err)
+{
+	memset(geo, 0, sizeof *geo);
+	geo->sp = sp;
+	geo->group = group;
+	for (int j = 0; j < sp; j++) {
+		geo->k[j] = k[j], geo->s[j] = s[j], geo->d[j] = d[j];
+		geo->out_sp[j] = pad_dim(padding, c->dims[2 + j], k[j], s[j], d[j],
+					 &geo->pads[j], &geo->pads[sp + j]);
+		if (geo->out_sp[j] < 1)
+			return qp_err_set(err, "the kernel does not fit the input");
+	}
+	return 0;
+}
+
 /* Adds Conv(cur, "<wname>/kernel" w (OIHW / OIW), "<wname>/bias" bias or
  * none) as node node_name writing out_name; it becomes the current
  * tensor. */
@@ -871,13 +919,13 @@ static int convnd_emit(keras_ctx *c, const keras_layer *l, int sp, int kind,
 		       qp_err *err)
 {
 	static const int64_t ones[2] = {1, 1};
-	int64_t filters, mult = 1, k[2], s[2], d[2], groups, pb[2], pe[2], out_sp[2];
-	int64_t kdims[4], pads[4] = {0}, cin, cin_g, kh, kw;
+	int64_t filters, mult = 1, k[2], s[2], d[2], groups, kdims[4], cin, cin_g;
 	const char *padding = cfg_string(l->config, "padding", "valid");
 	const char *act = cfg_activation(l->config, "activation");
-	keras_array kern = {0}, bias = {0};
+	keras_array bias = {0};
 	char name[1100];
 	float *w = NULL;
+	conv_geom geo;
 	int j, rc = -1;
 
 	cfg_ints(l->config, "kernel_size", sp, k, NULL);
@@ -898,50 +946,24 @@ static int convnd_emit(keras_ctx *c, const keras_layer *l, int sp, int kind,
 		return qp_err_set(err, "groups %lld does not divide the %lld input channels",
 				  (long long)groups, (long long)cin);
 	cin_g = cin / groups;
-	for (j = 0; j < sp; j++) {
-		out_sp[j] = pad_dim(padding, c->dims[2 + j], k[j], s[j], d[j], &pb[j], &pe[j]);
-		if (out_sp[j] < 1)
-			return qp_err_set(err, "the kernel does not fit the input");
-	}
-	kh = sp == 2 ? k[0] : 1;
-	kw = k[sp - 1];
+	if (conv_geometry(c, padding, sp, k, s, d, groups, &geo, err) != 0)
+		return -1;
 	/* Keras kernels: (k..., cin/groups, filters), depthwise (k..., cin, mult) */
 	for (j = 0; j < sp; j++)
 		kdims[j] = k[j];
 	kdims[sp] = kind == CONV_DEPTHWISE ? cin : cin_g;
 	kdims[sp + 1] = kind == CONV_DEPTHWISE ? mult : filters;
-	if (keras_layer_weight(c, l, 0, sp + 2, kdims, &kern, err) != 0)
-		return -1;
-	w = malloc((size_t)kern.numel * sizeof *w);
-	if (!w) {
-		qp_err_set(err, "out of memory");
+	w = load_kernel(c, l, 0, sp + 2, kdims, sp == 2 ? k[0] : 1, k[sp - 1],
+			kdims[sp], kdims[sp + 1], kind != CONV_DEPTHWISE, err);
+	if (!w || load_bias(c, l, 1, filters, &bias, err) != 0)
 		goto out;
-	}
-	if (kind == CONV_DEPTHWISE) {
-		spatial_last(kern.data, kh, kw, cin, mult, 0, w);
-		cin_g = 1;
-	} else {
-		spatial_last(kern.data, kh, kw, cin_g, filters, 1, w);
-	}
-	for (j = 0; j < sp; j++)
-		pads[j] = pb[j], pads[sp + j] = pe[j];
-	{
-		conv_geom geo = {sp, {k[0], k[sp - 1]}, {s[0], s[sp - 1]}, {d[0], d[sp - 1]},
-				 {pads[0], pads[1], pads[2], pads[3]}, groups,
-				 {out_sp[0], out_sp[sp - 1]}};
-
-		if (cfg_bool(l->config, "use_bias", 1) &&
-		    keras_layer_weight(c, l, 1, 1, &filters, &bias, err) != 0)
-			goto out;
-		main_out_name(l, act, name, sizeof name);
-		if (add_conv_node(c, l->name, l->name, name, w, filters, cin_g,
-				  bias.data, &geo, err) != 0)
-			goto out;
-	}
+	main_out_name(l, act, name, sizeof name);
+	if (add_conv_node(c, l->name, l->name, name, w, filters,
+			  kind == CONV_DEPTHWISE ? 1 : cin_g, bias.data, &geo, err) != 0)
+		goto out;
 	rc = emit_activation(c, l, act, NULL, err);
 out:
 	free(w);
-	keras_array_free(&kern);
 	keras_array_free(&bias);
 	return rc;
 }
@@ -955,28 +977,18 @@ static int dense_nd_emit(keras_ctx *c, const keras_layer *l, int64_t units,
 	int sp = c->rank - 2, rc = -1;
 	conv_geom geo = {sp, {1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 1,
 			 {c->dims[2], c->dims[c->rank - 1]}};
-	keras_array kern = {0}, bias = {0};
-	float *w = NULL;
+	keras_array bias = {0};
+	float *w = load_kernel(c, l, 0, 2, kdims, 1, 1, cin, units, 1, err);
 	char name[1100];
 
-	if (keras_layer_weight(c, l, 0, 2, kdims, &kern, err) != 0)
-		return -1;
-	if (cfg_bool(l->config, "use_bias", 1) &&
-	    keras_layer_weight(c, l, 1, 1, &units, &bias, err) != 0)
+	if (!w || load_bias(c, l, 1, units, &bias, err) != 0)
 		goto out;
-	w = malloc((size_t)kern.numel * sizeof *w);
-	if (!w) {
-		qp_err_set(err, "out of memory");
-		goto out;
-	}
-	spatial_last(kern.data, 1, 1, cin, units, 1, w);
 	main_out_name(l, act, name, sizeof name);
 	if (add_conv_node(c, l->name, l->name, name, w, units, cin, bias.data, &geo, err) != 0)
 		goto out;
 	rc = emit_activation(c, l, act, NULL, err);
 out:
 	free(w);
-	keras_array_free(&kern);
 	keras_array_free(&bias);
 	return rc;
 }
@@ -995,14 +1007,14 @@ static int sepconv_check(const keras_layer *l, qp_err *err)
 static int sepconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 {
 	static const int64_t ones[2] = {1, 1};
-	int64_t filters, mult, k[2], s[2], d[2], pb[2], pe[2], cin, dk[4], pk[4];
+	int64_t filters, mult, k[2], s[2], d[2], cin, dk[4], pk[4];
 	const char *padding = cfg_string(l->config, "padding", "valid");
 	const char *act = cfg_activation(l->config, "activation");
-	keras_array kd = {0}, kp = {0}, bias = {0};
+	keras_array bias = {0};
 	float *w1 = NULL, *w2 = NULL;
 	char name[1100], nd[1100];
 	conv_geom g1, g2;
-	int j, rc = -1;
+	int rc = -1;
 
 	cfg_ints(l->config, "filters", 1, &filters, NULL);
 	cfg_ints(l->config, "depth_multiplier", 1, &mult, ones);
@@ -1012,34 +1024,19 @@ static int sepconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 	if (need_rank(c, 4, err) != 0)
 		return -1;
 	cin = c->dims[1];
-	memset(&g1, 0, sizeof g1);
-	g1.sp = 2, g1.group = cin;
-	for (j = 0; j < 2; j++) {
-		g1.out_sp[j] = pad_dim(padding, c->dims[2 + j], k[j], s[j], d[j], &pb[j], &pe[j]);
-		if (g1.out_sp[j] < 1)
-			return qp_err_set(err, "the kernel does not fit the input");
-		g1.k[j] = k[j], g1.s[j] = s[j], g1.d[j] = d[j];
-		g1.pads[j] = pb[j], g1.pads[2 + j] = pe[j];
-	}
+	if (conv_geometry(c, padding, 2, k, s, d, cin, &g1, err) != 0)
+		return -1;
+	/* the pointwise convolution keeps the depthwise output's size */
 	g2 = g1;
 	g2.group = 1;
-	for (j = 0; j < 2; j++)
+	for (int j = 0; j < 2; j++)
 		g2.k[j] = g2.s[j] = g2.d[j] = 1, g2.pads[j] = g2.pads[2 + j] = 0;
 	dk[0] = k[0], dk[1] = k[1], dk[2] = cin, dk[3] = mult;
 	pk[0] = 1, pk[1] = 1, pk[2] = cin * mult, pk[3] = filters;
-	if (keras_layer_weight(c, l, 0, 4, dk, &kd, err) != 0 ||
-	    keras_layer_weight(c, l, 1, 4, pk, &kp, err) != 0 ||
-	    (cfg_bool(l->config, "use_bias", 1) &&
-	     keras_layer_weight(c, l, 2, 1, &filters, &bias, err) != 0))
+	if (!(w1 = load_kernel(c, l, 0, 4, dk, k[0], k[1], cin, mult, 0, err)) ||
+	    !(w2 = load_kernel(c, l, 1, 4, pk, 1, 1, cin * mult, filters, 1, err)) ||
+	    load_bias(c, l, 2, filters, &bias, err) != 0)
 		goto out;
-	w1 = malloc((size_t)kd.numel * sizeof *w1);
-	w2 = malloc((size_t)kp.numel * sizeof *w2);
-	if (!w1 || !w2) {
-		qp_err_set(err, "out of memory");
-		goto out;
-	}
-	spatial_last(kd.data, k[0], k[1], cin, mult, 0, w1);
-	spatial_last(kp.data, 1, 1, cin * mult, filters, 1, w2);
 	snprintf(nd, sizeof nd, "%s/depthwise", l->name);
 	if (add_conv_node(c, nd, nd, nd, w1, cin * mult, 1, NULL, &g1, err) != 0)
 		goto out;
@@ -1050,8 +1047,6 @@ static int sepconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 out:
 	free(w1);
 	free(w2);
-	keras_array_free(&kd);
-	keras_array_free(&kp);
 	keras_array_free(&bias);
 	return rc;
 }
@@ -1084,7 +1079,7 @@ static int tconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 	int64_t cin;
 	const char *padding = cfg_string(l->config, "padding", "valid");
 	const char *act = cfg_activation(l->config, "activation");
-	keras_array kern = {0}, bias = {0};
+	keras_array bias = {0};
 	char name[1100];
 	float *w = NULL;
 	int in[3], n_in, node, j, rc = -1;
@@ -1114,19 +1109,11 @@ static int tconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 		opad[j] = odims[2 + j] - (full - pads[j] - pads[2 + j]);
 	}
 	kdims[0] = k[0], kdims[1] = k[1], kdims[2] = filters, kdims[3] = cin;
-	if (keras_layer_weight(c, l, 0, 4, kdims, &kern, err) != 0)
-		return -1;
 	/* Keras (kh, kw, out, in) -> ConvTranspose (in, out, kh, kw) */
-	w = malloc((size_t)kern.numel * sizeof *w);
-	if (!w) {
-		qp_err_set(err, "out of memory");
+	w = load_kernel(c, l, 0, 4, kdims, k[0], k[1], filters, cin, 1, err);
+	if (!w || load_bias(c, l, 1, filters, &bias, err) != 0)
 		goto out;
-	}
-	spatial_last(kern.data, k[0], k[1], filters, cin, 1, w);
 	wdims[0] = cin, wdims[1] = filters, wdims[2] = k[0], wdims[3] = k[1];
-	if (cfg_bool(l->config, "use_bias", 1) &&
-	    keras_layer_weight(c, l, 1, 1, &filters, &bias, err) != 0)
-		goto out;
 	n_in = add_kernel_bias(c, l->name, w, 4, wdims, bias.data, filters, in, err);
 	if (n_in < 0)
 		goto out;
@@ -1144,7 +1131,6 @@ static int tconv_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 	rc = emit_activation(c, l, act, NULL, err);
 out:
 	free(w);
-	keras_array_free(&kern);
 	keras_array_free(&bias);
 	return rc;
 }
