@@ -311,7 +311,8 @@ int calibrate_graph(qp_graph *g, const calib_opts *o, int64_t *used,
 	for (int t = 0; t < g->n_tensors; t++)
 		if (qp_stats_channels(&g->tensors[t]) > nch_max)
 			nch_max = qp_stats_channels(&g->tensors[t]);
-	if (n_workers > sh.total)      /* no idle interpreters */
+	/* no idle interpreters: at most one thread per batch */
+	if (n_workers > (sh.total + sh.batch - 1) / sh.batch)
 		n_workers = (int)((sh.total + sh.batch - 1) / sh.batch);
 	w = calloc((size_t)n_workers, sizeof *w);
 	if (!w || pthread_mutex_init(&sh.lock, NULL)) {
@@ -425,23 +426,27 @@ static int model_bytes(qp_graph *g, void **buf, size_t *len, qp_err *err)
 	return rc;
 }
 
-int calibrate_merge(qp_graph *g, qp_graph *other, qp_err *err)
+int calibrate_merge_begin(calib_merge *m, qp_graph *g, qp_err *err)
 {
-	void *a = NULL, *b = NULL;
-	size_t la, lb;
+	m->g = g;
+	m->model = NULL;
+	return model_bytes(g, &m->model, &m->len, err);
+}
+
+int calibrate_merge_add(calib_merge *m, qp_graph *other, qp_err *err)
+{
+	void *b = NULL;
+	size_t lb;
 	int same;
 
-	if (model_bytes(g, &a, &la, err) || model_bytes(other, &b, &lb, err)) {
-		free(a);
+	if (model_bytes(other, &b, &lb, err))
 		return -1;
-	}
-	same = la == lb && memcmp(a, b, la) == 0;
-	free(a);
+	same = m->len == lb && memcmp(m->model, b, lb) == 0;
 	free(b);
 	if (!same)
 		return qp_err_set(err, "not the same model as the first file (tensors, nodes, inputs or outputs differ)");
-	for (int t = 0; t < g->n_tensors; t++) {
-		qp_tensor *dst = &g->tensors[t];
+	for (int t = 0; t < m->g->n_tensors; t++) {
+		qp_tensor *dst = &m->g->tensors[t];
 		const qp_stats *src = other->tensors[t].stats;
 
 		if (!dst->stats != !src)
@@ -451,4 +456,10 @@ int calibrate_merge(qp_graph *g, qp_graph *other, qp_err *err)
 			return -1;
 	}
 	return 0;
+}
+
+void calibrate_merge_end(calib_merge *m)
+{
+	free(m->model);
+	m->model = NULL;
 }

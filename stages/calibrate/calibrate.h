@@ -28,8 +28,19 @@ typedef struct calib_opts {
 int calibrate_graph(qp_graph *g, const calib_opts *o, int64_t *used,
 		    int *data_error, qp_err *err);
 
-/* Adds the statistics of other to those of g.  Both must be the same model:
- * identical IR files once statistics and history are removed. */
-int calibrate_merge(qp_graph *g, qp_graph *other, qp_err *err);
+/* Merging the statistics of calibrated IRs into the first one, g.  Each
+ * must be the same model as g: identical IR bytes once statistics and
+ * history are removed (g's bytes are computed once, in _begin). */
+typedef struct calib_merge {
+	qp_graph *g;
+	void *model;
+	size_t len;
+} calib_merge;
+
+int calibrate_merge_begin(calib_merge *m, qp_graph *g, qp_err *err);
+/* Adds the statistics of other to g's. */
+int calibrate_merge_add(calib_merge *m, qp_graph *other, qp_err *err);
+/* Frees the merger's copy of the model bytes (not g). */
+void calibrate_merge_end(calib_merge *m);
 
 #endif

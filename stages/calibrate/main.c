@@ -60,17 +60,19 @@ static qp_graph *merge_files(int n, char **paths)
 {
 	qp_graph *g = NULL, *other = NULL;
 	qp_err err = {{0}};
+	calib_merge m;
 
 	if (n < 1)
 		qp_usage_error("--merge needs at least one calibrated IR");
-	if (qp_ir_read(paths[0], &g, &err))
+	if (qp_ir_read(paths[0], &g, &err) || calibrate_merge_begin(&m, g, &err))
 		qp_die_err(paths[0], &err);
 	for (int i = 1; i < n; i++) {
-		if (qp_ir_read(paths[i], &other, &err) || calibrate_merge(g, other, &err))
+		if (qp_ir_read(paths[i], &other, &err) || calibrate_merge_add(&m, other, &err))
 			qp_die_err(paths[i], &err);
 		qp_graph_free(other);
 		other = NULL;
 	}
+	calibrate_merge_end(&m);
 	return g;
 }
 
