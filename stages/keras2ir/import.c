@@ -296,6 +296,8 @@ static int check_layers(const keras_layer *ls, int n, int functional,
 static int check_nested(const keras_layer *l, qp_err *lines)
 {
 	const cJSON *layers = model_layers(l->config);
+	/* Only names matter here; "-" stands in for the weight group (no
+	 * weights are read while checking). */
 	model_scope sc = {NULL, "", "-"};
 	keras_layer *ls = NULL;
 	char *prefix = concat(l->name, "/", "");

@@ -1905,6 +1905,8 @@ static int norm_emit(keras_ctx *c, const keras_layer *l, qp_err *err)
 		}
 		mean = m.data, var = v.data;
 	}
+	/* mean/var may alias scale/shift (config values): read entry j
+	 * before writing it */
 	for (j = 0; j < ch; j++) {
 		double sd = sqrt((double)var[j]), s = 1.0 / (sd > 1e-7 ? sd : 1e-7);
 		double mj = mean[j];

@@ -8,7 +8,7 @@ KERAS="$SHARED/testdata/keras"
 
 need_keras() {
 	[ -d "$KERAS" ] || skip "../shared/testdata/keras not present"
-	$PY -c 'import numpy' 2>/dev/null || skip "numpy for /usr/bin/python3 not installed (make deps)"
+	need_numpy
 }
 
 check_model() {
