@@ -527,7 +527,9 @@ static int infer_pad(qp_graph *g, int node, qp_err *err)
 	if (!(pads = need_ints(n, "pads", 2 * x->rank, 2 * x->rank, &count, err)))
 		return -1;
 	for (int i = 0; i < x->rank; i++) {
-		out[i] = x->dims[i] + pads[i] + pads[x->rank + i];
+		if (__builtin_add_overflow(x->dims[i], pads[i], &out[i]) ||
+		    __builtin_add_overflow(out[i], pads[x->rank + i], &out[i]))
+			return qp_node_err(err, n, "pads of axis %d overflow its length", i);
 		if (out[i] < 0)
 			return qp_node_err(err, n, "pads make axis %d negative", i);
 		if (mode == PAD_REFLECT && (pads[i] > x->dims[i] - 1 || pads[x->rank + i] > x->dims[i] - 1) &&

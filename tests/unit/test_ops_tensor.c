@@ -168,6 +168,12 @@ static void test_errors_name_the_node(void)
 	qp_node_set_string(&g->nodes[node], "mode", "wrap");
 	CHECK(qp_graph_infer_shapes(g, &err) != 0);
 	CHECK_STR(err.msg, "pad mode 'wrap' is not supported (constant, reflect, edge) (node 't1', op 'Pad')");
+	/* Found by fuzzing: pads near INT64_MAX overflowed the output length. */
+	pads[0] = pads[4] = INT64_C(1) << 62;
+	qp_node_set_string(&g->nodes[node], "mode", "constant");
+	qp_node_set_ints(&g->nodes[node], "pads", 8, pads);
+	CHECK(qp_graph_infer_shapes(g, &err) != 0);
+	CHECK_STR(err.msg, "pads of axis 0 overflow its length (node 't1', op 'Pad')");
 	qp_graph_free(g);
 
 	g = one_node("Resize", QP_DT_FLOAT32, 4, d, 1, &node);
