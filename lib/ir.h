@@ -23,6 +23,10 @@
 #define QP_IR_VERSION_MAJOR 0
 #define QP_IR_VERSION_MINOR 1
 #define QP_MAX_RANK 8
+/* Largest stride, dilation, pad or kernel size a window accepts: far beyond
+ * any real network, and small enough that the window arithmetic
+ * (dilation * (kernel - 1) + pads) cannot overflow int64. */
+#define QP_MAX_WINDOW ((int64_t)INT32_MAX)
 #define QP_IR_ALIGN 64
 
 typedef enum qp_dtype {

@@ -133,6 +133,9 @@ int qp_spatial_ints(const qp_node *n, const char *name, int count,
 		if (v[i] < min_value)
 			return qp_node_err(err, n, "attribute '%s' value %lld is below %lld",
 					   name, (long long)v[i], (long long)min_value);
+		if (v[i] > QP_MAX_WINDOW)
+			return qp_node_err(err, n, "attribute '%s' value %lld is above %lld",
+					   name, (long long)v[i], (long long)QP_MAX_WINDOW);
 		out[i] = v[i];
 	}
 	return 0;

@@ -52,8 +52,8 @@ int64_t qp_prod(int from, int to, const int64_t *dims);
 
 /* ---- attributes and constants ----------------------------------------- */
 
-/* Reads an ints attribute of exactly count values, each >= min_value;
- * absent: every value dflt. */
+/* Reads an ints attribute of exactly count values, each in
+ * [min_value, QP_MAX_WINDOW]; absent: every value dflt. */
 int qp_spatial_ints(const qp_node *n, const char *name, int count,
 		    int64_t dflt, int64_t min_value, int64_t *out, qp_err *err);
 

@@ -53,12 +53,12 @@ static int window_axes(const qp_node *n, int rank, const int64_t *x_dims,
 		return qp_node_err(err, n, "attribute 'ceil_mode' is %d, expected 0 or 1",
 				ceil_mode);
 	for (int i = 0; i < sp; i++) {
-		int64_t padded = x_dims[2 + i] + p[i] + p[sp + i];
-		int64_t span = d[i] * (k[i] - 1) + 1;
+		int64_t padded = x_dims[2 + i] + p[i] + p[sp + i], span;
 
-		if (k[i] < 1)
-			return qp_node_err(err, n, "kernel size %lld is not positive",
-					(long long)k[i]);
+		if (k[i] < 1 || k[i] > QP_MAX_WINDOW)
+			return qp_node_err(err, n, "kernel size %lld is not in [1, %lld]",
+					(long long)k[i], (long long)QP_MAX_WINDOW);
+		span = d[i] * (k[i] - 1) + 1;
 		/* Conv may pad more than its kernel covers; a pool window
 		 * entirely in padding would have no value (PyTorch forbids it). */
 		if (is_pool && (p[i] >= span || p[sp + i] >= span))

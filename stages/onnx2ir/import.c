@@ -148,7 +148,8 @@ int onnx_attr_ints(const onnx_ctx *c, const char *name, int64_t *out, int max,
 	if (a->n_ints > (size_t)max)
 		return onnx_node_err(c, err, "attribute '%s' has %zu values, at most %d expected",
 				     name, a->n_ints, max);
-	memcpy(out, a->ints, a->n_ints * sizeof *out);
+	if (a->n_ints)   /* protobuf-c leaves an empty list NULL */
+		memcpy(out, a->ints, a->n_ints * sizeof *out);
 	*n = (int)a->n_ints;
 	return 0;
 }
@@ -166,9 +167,10 @@ int onnx_attr_string(const onnx_ctx *c, const char *name, const char *dflt,
 	if (want_type(c, a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, err))
 		return -1;
 	len = a->s.len;
-	if (len >= bufsize || memchr(a->s.data, 0, len))
+	if (len >= bufsize || (len && memchr(a->s.data, 0, len)))
 		return onnx_node_err(c, err, "attribute '%s' has an unexpected value", name);
-	memcpy(buf, a->s.data, len);
+	if (len)   /* an empty string's data may be NULL */
+		memcpy(buf, a->s.data, len);
 	buf[len] = 0;
 	return 0;
 }
@@ -364,7 +366,20 @@ static int store_int(void *data, qp_dtype dt, int64_t i, int64_t v)
 	}
 }
 
-/* Fills t's (allocated) data from the TensorProto's raw or typed fields. */
+/* Element count of the TensorProto's typed field for dtype dt. */
+static size_t typed_count(const Onnx__TensorProto *tp, qp_dtype dt)
+{
+	switch (dt) {
+	case QP_DT_FLOAT32: return tp->n_float_data;
+	case QP_DT_INT64: return tp->n_int64_data;
+	/* int32, int16, int8, uint8 and bool all travel in int32_data. */
+	default: return tp->n_int32_data;
+	}
+}
+
+/* Allocates t's data and fills it from the TensorProto's raw or typed
+ * fields.  The sizes are checked first: a forged dims field must not make
+ * us allocate what the file does not hold. */
 static int fill_data(qp_tensor *t, const Onnx__TensorProto *tp, int64_t numel,
 		     qp_err *err)
 {
@@ -377,6 +392,8 @@ static int fill_data(qp_tensor *t, const Onnx__TensorProto *tp, int64_t numel,
 					  t->name, tp->raw_data.len,
 					  (long long)numel * (long long)esize, (long long)numel,
 					  qp_dtype_name(t->dtype));
+		if (qp_tensor_alloc_data(t, err))
+			return qp_err_prefix(err, "tensor '%s'", t->name);
 		if (numel > 0)
 			memcpy(t->data, tp->raw_data.data, tp->raw_data.len);
 		if (t->dtype == QP_DT_BOOL)
@@ -384,23 +401,21 @@ static int fill_data(qp_tensor *t, const Onnx__TensorProto *tp, int64_t numel,
 				((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
 		return 0;
 	}
+	if (typed_count(tp, t->dtype) != (size_t)numel)
+		return qp_err_set(err, "tensor '%s' has no data for its %lld elements",
+				  t->name, (long long)numel);
+	if (qp_tensor_alloc_data(t, err))
+		return qp_err_prefix(err, "tensor '%s'", t->name);
 	switch (t->dtype) {
 	case QP_DT_FLOAT32:
-		if (tp->n_float_data != (size_t)numel)
-			break;
 		for (i = 0; i < numel; i++)
 			((float *)t->data)[i] = tp->float_data[i];
 		return 0;
 	case QP_DT_INT64:
-		if (tp->n_int64_data != (size_t)numel)
-			break;
 		for (i = 0; i < numel; i++)
 			((int64_t *)t->data)[i] = tp->int64_data[i];
 		return 0;
 	default:
-		/* int32, int16, int8, uint8 and bool all travel in int32_data. */
-		if (tp->n_int32_data != (size_t)numel)
-			break;
 		for (i = 0; i < numel; i++)
 			if (store_int(t->data, t->dtype, i, tp->int32_data[i]))
 				return qp_err_set(err, "tensor '%s' value %d does not fit %s",
@@ -408,8 +423,6 @@ static int fill_data(qp_tensor *t, const Onnx__TensorProto *tp, int64_t numel,
 						  qp_dtype_name(t->dtype));
 		return 0;
 	}
-	return qp_err_set(err, "tensor '%s' has no data for its %lld elements",
-			  t->name, (long long)numel);
 }
 
 /* ---- external data ---------------------------------------------------- */
@@ -445,13 +458,14 @@ static int safe_location(const char *loc)
 	return 1;
 }
 
-/* Reads tensor t's nbytes of data from the external file the TensorProto
- * names (keys location, offset, length), relative to base_dir. */
-static int read_external(qp_tensor *t, const Onnx__TensorProto *tp,
+/* Allocates tensor t's data and reads its nbytes from the external file the
+ * TensorProto names (keys location, offset, length), relative to base_dir,
+ * once the file is known to hold them. */
+static int read_external(qp_tensor *t, const Onnx__TensorProto *tp, int64_t numel,
 			 const char *base_dir, qp_err *err)
 {
 	const char *location = NULL, *off_s = NULL, *len_s = NULL;
-	uint64_t offset = 0, length = t->nbytes;
+	uint64_t want = (uint64_t)numel * qp_dtype_size(t->dtype), offset = 0, length = want;
 	char path[4096];
 	FILE *f;
 	long size;
@@ -480,9 +494,9 @@ static int read_external(qp_tensor *t, const Onnx__TensorProto *tp,
 	if ((off_s && parse_u64(off_s, &offset)) || (len_s && parse_u64(len_s, &length)))
 		return qp_err_set(err, "tensor '%s': external data offset '%s' / length '%s' is not a number",
 				  t->name, off_s ? off_s : "", len_s ? len_s : "");
-	if (length != t->nbytes)
-		return qp_err_set(err, "tensor '%s': external data length %llu, expected %zu bytes",
-				  t->name, (unsigned long long)length, t->nbytes);
+	if (length != want)
+		return qp_err_set(err, "tensor '%s': external data length %llu, expected %llu bytes",
+				  t->name, (unsigned long long)length, (unsigned long long)want);
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", base_dir, location) >= sizeof path)
 		return qp_err_set(err, "tensor '%s': external data path is too long", t->name);
 	f = fopen(path, "rb");
@@ -496,6 +510,10 @@ static int read_external(qp_tensor *t, const Onnx__TensorProto *tp,
 		qp_err_set(err, "tensor '%s': external data [%llu, %llu) is outside file '%s' of %ld bytes",
 			   t->name, (unsigned long long)offset,
 			   (unsigned long long)(offset + length), location, size);
+		goto out;
+	}
+	if (qp_tensor_alloc_data(t, err)) {
+		qp_err_prefix(err, "tensor '%s'", t->name);
 		goto out;
 	}
 	if (fseek(f, (long)offset, SEEK_SET) ||
@@ -564,11 +582,9 @@ int onnx_add_constant_ext(qp_graph *g, const char *name,
 		return qp_err_prefix(err, "tensor '%s'", name);
 	t = &g->tensors[ti];
 	numel = qp_tensor_numel(t);
-	if (numel < 0)
+	if (numel < 0 || (uint64_t)numel > SIZE_MAX / qp_dtype_size(t->dtype))
 		return qp_err_set(err, "tensor '%s' is too large", name);
-	if (qp_tensor_alloc_data(t, err))
-		return qp_err_prefix(err, "tensor '%s'", name);
-	if (external ? read_external(t, tp, base_dir, err) : fill_data(t, tp, numel, err))
+	if (external ? read_external(t, tp, numel, base_dir, err) : fill_data(t, tp, numel, err))
 		return -1;
 	if (external && t->dtype == QP_DT_BOOL)
 		for (i = 0; i < (size_t)numel; i++)
@@ -814,6 +830,11 @@ static int import_node(importer *im, size_t index, qp_err *err)
 	if ((int)np->n_input < row->min_inputs || (int)np->n_input > row->max_inputs)
 		return onnx_node_err(&c, err, "has %zu inputs, expected %d to %d",
 				     np->n_input, row->min_inputs, row->max_inputs);
+	/* An empty name is ONNX's way to skip an optional input; the ops'
+	 * importers rely on their required inputs being there. */
+	for (i = 0; i < row->min_inputs; i++)
+		if (!str_or_empty(np->input[i])[0])
+			return onnx_node_err(&c, err, "input %d is required but its name is empty", i);
 	if (np->n_output < 1 || !str_or_empty(np->output[0])[0])
 		return onnx_node_err(&c, err, "has no output");
 	if ((int)np->n_output > (row->max_outputs > 1 ? row->max_outputs : 1))

@@ -110,10 +110,14 @@ static int read_axis_list(onnx_ctx *c, const char *name, int64_t *out, int want,
 	if (n != want)
 		return onnx_node_err(c, err, "attribute '%s' has %d values, expected %d",
 				     name, n, want);
-	for (i = 0; i < want; i++)
+	for (i = 0; i < want; i++) {
 		if (out[i] < min)
 			return onnx_node_err(c, err, "attribute '%s' value %lld is below %lld",
 					     name, (long long)out[i], (long long)min);
+		if (out[i] > QP_MAX_WINDOW)
+			return onnx_node_err(c, err, "attribute '%s' value %lld is above %lld",
+					     name, (long long)out[i], (long long)QP_MAX_WINDOW);
+	}
 	return 0;
 }
 
@@ -146,9 +150,12 @@ static int read_window(onnx_ctx *c, const qp_tensor *x, window *w, qp_err *err)
 	w->auto_pad = 1;
 	for (i = 0; i < s; i++) {
 		int64_t in = x->dims[2 + i], st = w->strides[i];
-		int64_t extent = (w->kernel[i] - 1) * w->dilations[i] + 1;
-		int64_t out = (in + st - 1) / st, total;
+		int64_t extent, out = (in + st - 1) / st, total;
 
+		if (w->kernel[i] < 1 || w->kernel[i] > QP_MAX_WINDOW)
+			return onnx_node_err(c, err, "kernel size %lld is not in [1, %lld]",
+					     (long long)w->kernel[i], (long long)QP_MAX_WINDOW);
+		extent = (w->kernel[i] - 1) * w->dilations[i] + 1;
 		w->pads[i] = w->pads[s + i] = 0;
 		if (auto_pad[0] == 'V')
 			continue;

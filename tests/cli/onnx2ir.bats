@@ -290,3 +290,31 @@ runs_like() {
 	[[ "$stderr" == "onnx2ir: no-such-dir/out.ir: "* ]]
 	only_files
 }
+
+# tests/fixtures/onnx/fuzz: models that crashed onnx2ir under the sanitizer
+# build before they were fixed (found by tests/fuzz/fuzz.py; see its README).
+# Each must now be one clear line naming what is wrong, exit 1, no output.
+refused_fuzz() {
+	run -1 --separate-stderr onnx2ir "$ONNX/fuzz/$1.onnx" -o out.ir
+	[ "$stderr" = "onnx2ir: $ONNX/fuzz/$1.onnx: $2" ]
+	only_files
+}
+
+@test "fuzz: an empty name for a required input is an error, not a read out of bounds" {
+	refused_fuzz empty_required_input "input 0 is required but its name is empty (node 'Transpose_0', op 'Transpose')"
+	refused_fuzz pool_empty_input "input 0 is required but its name is empty (node 'pool_valid', op 'MaxPool')"
+}
+
+@test "fuzz: an empty string attribute is read as empty" {
+	refused_fuzz empty_string_attr "coordinate_transformation_mode '' is not supported (node 'Resize_0', op 'Resize')"
+}
+
+@test "fuzz: dims larger than the data are refused before anything is allocated" {
+	refused_fuzz huge_dims_short_data "tensor 'fc.bias' has 40 bytes of raw data, expected 34359738368 (8589934592 elements of float32)"
+	refused_fuzz constant_huge_dims "node '/Constant_1': tensor '/Constant_1_output_0' has 8 bytes of raw data, expected 8796093022208 (1099511627776 elements of int64)"
+}
+
+@test "fuzz: window and pad sizes near INT64_MAX are refused, not overflowed" {
+	refused_fuzz huge_dilation "attribute 'dilations' value 9223372036854775807 is above 2147483647 (node 'conv_valid', op 'Conv')"
+	refused_fuzz pad_overflow "pads of axis 0 overflow its length (node 'Pad_2', op 'Pad')"
+}
