@@ -130,13 +130,53 @@ def mutate_keras_h5(rng, b):
     return buf.getvalue()
 
 
+def mutate_ir_values(rng, header):
+    """Sets one attribute, quant or stats number to an extreme but
+    well-typed value, so the mutant passes the schema and reaches the op
+    checks and kernels."""
+    nodes = header.get('graph', {}).get('nodes', [])
+    tensors = header.get('tensors', [])
+    big = [v for v in EXTREME if abs(v) <= 2**53]
+    if nodes and rng.random() < 0.6:
+        attrs = rng.choice(nodes).get('attrs') or {}
+        if not attrs:
+            return
+        a = attrs[rng.choice(list(attrs))]
+        if 'int' in a:
+            a['int'] = rng.choice(big)
+        elif 'ints' in a and a['ints']:
+            a['ints'][rng.randrange(len(a['ints']))] = rng.choice(big)
+        elif 'float' in a:
+            a['float'] = rng.choice([0.0, -1.0, 1e38, -1e38, 1e-45])
+        elif 'floats' in a and a['floats']:
+            a['floats'][rng.randrange(len(a['floats']))] = rng.choice([0.0, -1.0, 1e38])
+    elif tensors:
+        t = rng.choice(tensors)
+        for key in ('quant', 'stats'):
+            if key in t and rng.random() < 0.5:
+                q = t[key]
+                k = rng.choice(list(q))
+                if isinstance(q[k], bool):
+                    q[k] = not q[k]
+                elif isinstance(q[k], (int, float)):
+                    q[k] = rng.choice([0, 1, -1, 2, 16, 32, 2**31, 1e-30, 1e30])
+                elif isinstance(q[k], list) and q[k]:
+                    q[k][rng.randrange(len(q[k]))] = rng.choice([0, -1, 127, 128, -129, 1e-30, 1e30])
+                return
+        if t.get('shape'):
+            t['shape'][rng.randrange(len(t['shape']))] = rng.choice([0, 1, 2, 3, 2**20])
+
+
 def mutate_ir(rng, b):
     """Mutates the JSON header and rebuilds a valid frame (docs/ir.md section 1)."""
     hlen = struct.unpack_from('<Q', b, 16)[0]
     header = json.loads(b[24:24 + hlen])
     blob = b[(24 + hlen + 63) // 64 * 64:len(b) - 16]
     for _ in range(rng.randint(1, 3)):
-        header = mutate_json(rng, header)
+        if rng.random() < 0.6:
+            mutate_ir_values(rng, header)
+        else:
+            header = mutate_json(rng, header)
     h = json.dumps(header, separators=(',', ':')).encode()
     out = bytearray(b[:16]) + struct.pack('<Q', len(h)) + h
     out += bytes((24 + len(h) + 63) // 64 * 64 - len(out)) + blob
