@@ -11,7 +11,8 @@ Mutations follow the file's structure so they get past the first checksum
 or parser: ONNX models are changed through the onnx package (attributes,
 initializer dims and data, node inputs, op types, shapes, opsets), .keras
 archives in their config.json (and sometimes their weights' bytes), Keras
-.h5 files in their model_config attribute (through h5py), IR
+.h5 files in their model_config attribute (through h5py), device binaries
+in their u32 fields with the CRC-32C recomputed, IR
 files in their JSON header with the frame and CRC-32C rewritten; anything
 else gets byte-level flips, truncations and splices.
 
@@ -247,10 +248,27 @@ def mutate_onnx(rng, b):
     return m.SerializeToString()
 
 
+def mutate_device_bin(rng, b):
+    """Changes u32/i32 fields or bytes of a device binary (docs/binary.md)
+    and recomputes its CRC-32C, so the mutant reaches the field checks."""
+    b = bytearray(b)
+    body = len(b) - 8
+    for _ in range(rng.randint(1, 4)):
+        if rng.random() < 0.6:
+            i = rng.randrange(body // 4) * 4
+            v = rng.choice([0, 1, 2, 3, 7, 16, 64, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1])
+            struct.pack_into('<I', b, i, v)
+        else:
+            b[rng.randrange(body)] ^= 1 << rng.randrange(8)
+    struct.pack_into('<I', b, body, crc32c(bytes(b[:body])))
+    return bytes(b)
+
+
 def mutate(rng, path, data):
     ext = os.path.splitext(path)[1]
     structured = {'.onnx': mutate_onnx, '.keras': mutate_keras_zip, '.ir': mutate_ir,
-                  '.h5': mutate_keras_h5, '.hdf5': mutate_keras_h5}.get(ext)
+                  '.h5': mutate_keras_h5, '.hdf5': mutate_keras_h5,
+                  '.bin': mutate_device_bin}.get(ext)
     if structured and rng.random() < 0.85:
         try:
             return structured(rng, data)
