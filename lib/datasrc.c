@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "idx.h"
+#include "imgcheck.h"
 #include "interp.h"
 #include "io.h"
 #include "npy.h"
@@ -371,6 +372,11 @@ static int open_npz(qp_datasrc *s, qp_err *err)
 static int check_image_size(const qp_datasrc *s, const char *path, int64_t h, int64_t w,
 			    qp_err *err)
 {
+	/* stb_image 2.27 reports success for some damaged PNM headers with a
+	 * 0x0 image; resizing would then read pixels that are not there. */
+	if (h < 1 || w < 1)
+		return qp_err_set(err, "%s: image is %lldx%lld: no pixels", path,
+				  (long long)w, (long long)h);
 	if (s->o.resize == QP_RESIZE_NONE && (h != s->img_h || w != s->img_w))
 		return qp_err_set(err, "%s: image is %lldx%lld, the model takes %lldx%lld; use --resize",
 				  path, (long long)w, (long long)h,
@@ -865,42 +871,65 @@ static void image_to_sample(const qp_datasrc *s, const unsigned char *px,
 	}
 }
 
+/* Image files larger than this are refused before they are read whole. */
+#define IMAGE_MAX_BYTES ((size_t)1 << 30)
+
+/* The file is read whole and checked (qp_image_check) before stb_image
+ * sees it: Debian's stb_image 2.27 trusts fields that damaged files get
+ * wrong (docs/decisions.md). */
 static int next_image(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 {
 	const char *path = s->files[k];
-	int w, h, comp;
+	void *file = NULL;
+	size_t len;
+	int w, h, comp, rc = -1;
 	unsigned char *px;
-	int rc;
 
+	if (qp_read_all(path, &file, &len, IMAGE_MAX_BYTES, err) != 0)
+		return qp_err_prefix(err, "%s: cannot open", path);
+	if (len > INT_MAX) {
+		qp_err_set(err, "%s: image file is larger than 2 GiB", path);
+		goto out;
+	}
+	if (qp_image_check(file, len, (int)s->img_c, err) != 0) {
+		qp_err_prefix(err, "%s: not a valid image", path);
+		goto out;
+	}
 	/* stbi_info reads only the header: the channel rule is checked
 	 * before anything large is decoded. */
-	if (!stbi_info(path, &w, &h, &comp)) {
+	if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp)) {
 		const char *why = stbi_failure_reason();
 
-		if (access(path, R_OK) != 0)
-			return qp_err_errno(err, "%s: cannot open", path);
-		return qp_err_set(err, "%s: not a valid image (stb_image: %s)", path,
-				  why ? why : "unknown error");
+		qp_err_set(err, "%s: not a valid image (stb_image: %s)", path,
+			   why ? why : "unknown error");
+		goto out;
 	}
-	if (s->o.channels == QP_CHANNELS_AUTO && s->img_c == 3 && comp < 3)
-		return qp_err_set(err, "%s: gray image, model input '%s' takes 3 channels; "
-				  "use --channels rgb to replicate gray", path, s->input_name);
-	if (s->o.channels == QP_CHANNELS_AUTO && s->img_c == 1 && comp >= 3)
-		return qp_err_set(err, "%s: colour image, model input '%s' takes 1 channel; "
-				  "use --channels gray to convert", path, s->input_name);
+	if (s->o.channels == QP_CHANNELS_AUTO && s->img_c == 3 && comp < 3) {
+		qp_err_set(err, "%s: gray image, model input '%s' takes 3 channels; "
+			   "use --channels rgb to replicate gray", path, s->input_name);
+		goto out;
+	}
+	if (s->o.channels == QP_CHANNELS_AUTO && s->img_c == 1 && comp >= 3) {
+		qp_err_set(err, "%s: colour image, model input '%s' takes 1 channel; "
+			   "use --channels gray to convert", path, s->input_name);
+		goto out;
+	}
 	if (check_image_size(s, path, h, w, err))
-		return -1;
-	px = stbi_load(path, &w, &h, &comp, s->img_c);
+		goto out;
+	px = stbi_load_from_memory(file, (int)len, &w, &h, &comp, (int)s->img_c);
 	if (!px) {
 		const char *why = stbi_failure_reason();
 
-		return qp_err_set(err, "%s: not a valid image (stb_image: %s)", path,
-				  why ? why : "unknown error");
+		qp_err_set(err, "%s: not a valid image (stb_image: %s)", path,
+			   why ? why : "unknown error");
+		goto out;
 	}
 	rc = check_image_size(s, path, h, w, err);
 	if (rc == 0)
 		image_to_sample(s, px, h, w, sample);
 	stbi_image_free(px);
+out:
+	free(file);
 	return rc;
 }
 

@@ -294,7 +294,8 @@ def check(tool, proc, out_path):
 def main():
     ap = argparse.ArgumentParser(
         description='Mutation-fuzz a qpipe tool (see tests/fuzz/README.md).',
-        epilog='In TOOL_ARGS, @OUT@ stands for the output path. Example: '
+        epilog='In TOOL_ARGS, @OUT@ stands for the output path and @IN@ for the mutant '
+               '(default: the mutant is the first argument). Example: '
                'tests/fuzz/fuzz.py --bin build-asan/bin --runs 500 onnx2ir '
                'tests/fixtures/onnx/*.onnx -- -o @OUT@')
     ap.add_argument('--bin', default='build-asan/bin', help='directory of the tools (default: %(default)s)')
@@ -323,7 +324,9 @@ def main():
             if os.path.exists(out_path):
                 os.unlink(out_path)
             uses_out = any('@OUT@' in a for a in tool_args)
-            cmd = [os.path.join(args.bin, args.tool), in_path] + [a.replace('@OUT@', out_path) for a in tool_args]
+            subst = [a.replace('@OUT@', out_path).replace('@IN@', in_path) for a in tool_args]
+            first = [] if any('@IN@' in a for a in tool_args) else [in_path]
+            cmd = [os.path.join(args.bin, args.tool)] + first + subst
             try:
                 proc = subprocess.run(cmd, capture_output=True, timeout=args.timeout, env=env)
                 problem = check(args.tool, proc, out_path if uses_out else None)
