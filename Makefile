@@ -5,6 +5,7 @@
 #   make example    install what is missing, build, run the bundled example
 #   make deps       install the Debian packages qpipe needs (apt-get)
 #   make asan       the same build and tests with -fsanitize=address,undefined
+#   make fuzz       a short fuzzing campaign on that build (FUZZ_RUNS=200)
 #   make install    PREFIX=/usr/local
 #
 # Each directory under stages/ and tools/ is one executable, built from the
@@ -75,7 +76,7 @@ ALL_OBJS += $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 # Keep the test objects: make would delete them as intermediates and rebuild.
 .SECONDARY: $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all check example deps asan install clean bench unit-tests
+.PHONY: all check example deps asan fuzz install clean bench unit-tests
 all: $(PROGS)
 
 $(LIBQPIPE): $(LIB_OBJS)
@@ -103,15 +104,24 @@ check: all unit-tests
 
 # The sanitizer build lives in its own tree so it never mixes with the
 # normal objects; tests then run against its binaries.
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin \
+	SAN='-fsanitize=address,undefined -fno-omit-frame-pointer' EXTRA_CFLAGS=-DQP_ASAN
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin \
-		SAN='-fsanitize=address,undefined -fno-omit-frame-pointer' \
-		EXTRA_CFLAGS=-DQP_ASAN all unit-tests
+	@$(ASAN_MAKE) all unit-tests
 	@QPIPE_BIN=$(CURDIR)/build-asan/bin QPIPE_UNIT_DIR=$(CURDIR)/build-asan/tests \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 tests/run-all
 
 deps:
 	@tools/deps.sh
+
+# make fuzz: a short mutation-fuzzing campaign per reader on the sanitizer
+# build (tests/fuzz/README.md).  Not part of check: it is random (repeat it
+# with FUZZ_SEED), slow, and needs python3-onnx and python3-h5py.
+FUZZ_RUNS ?= 200
+FUZZ_SEED ?= 1
+fuzz:
+	@$(ASAN_MAKE) all
+	@tests/fuzz/campaign $(CURDIR)/build-asan/bin $(FUZZ_RUNS) $(FUZZ_SEED)
 
 example: deps
 	@$(MAKE) --no-print-directory all
