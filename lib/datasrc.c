@@ -405,14 +405,14 @@ static int open_idx(qp_datasrc *s, qp_err *err)
 	if (s->idx_h > 65535 || s->idx_w > 65535)
 		return qp_err_set(err, "%s: bad IDX image size %lldx%lld", s->path,
 				  (long long)s->idx_w, (long long)s->idx_h);
-	/* A plain file's length is known: catch truncation now. */
+	/* A plain file's length is known: qp_idx_open caught truncation,
+	 * catch trailing data now rather than after the last sample. */
 	if (gzdirect(s->idx.gz) && stat(s->path, &st) == 0 && S_ISREG(st.st_mode)) {
 		int64_t want = qp_idx_header_bytes(&s->idx) + n * s->idx.item_bytes;
 
 		if ((int64_t)st.st_size != want)
-			return qp_err_set(err, "%s: %s: the header promises %lld bytes, the file has %lld",
-					  s->path, (int64_t)st.st_size < want ? "truncated" : "trailing data",
-					  (long long)want, (long long)st.st_size);
+			return qp_err_set(err, "%s: trailing data: the header promises %lld bytes, the file has %lld",
+					  s->path, (long long)want, (long long)st.st_size);
 	}
 	if (!image_fits_idx(s) && s->numel != s->idx_h * s->idx_w)
 		return qp_err_set(err, "%s: IDX images are %lldx%lld, model input '%s' %s is neither an image nor %lld values",

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -53,10 +54,13 @@ static int64_t read_bytes(qp_idx *f, void *dst, int64_t len, qp_err *err)
 	return done;
 }
 
+static int short_data(const qp_idx *f, int64_t items_before, int64_t got, qp_err *err);
+
 int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 {
 	unsigned char head[4], raw[4 * QP_IDX_MAX_RANK];
 	int64_t got, bytes = 1;
+	struct stat st;
 	int fd, i;
 
 	memset(f, 0, sizeof *f);
@@ -106,6 +110,14 @@ int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 		return qp_err_set(err, "dimensions too large");
 	f->items = f->dims[0];
 	f->item_bytes = bytes;
+	/* An uncompressed file says how much data it holds: a header that
+	 * promises more is refused now, before anyone sizes a buffer by it. */
+	if (gzdirect(f->gz) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		int64_t have = (int64_t)st.st_size - 4 - 4 * f->rank;
+
+		if (f->items > 0 && have / f->item_bytes < f->items)
+			return short_data(f, 0, have, err);
+	}
 	return 0;
 }
 

@@ -182,6 +182,15 @@ only_files() {
 	only_files cut.idx
 }
 
+@test "error: a header that promises far more than a plain file holds is refused at once" {
+	# Found by tests/fuzz/fuzz.py: 5 images of 86x4259375074 bytes used to
+	# be an "out of memory" when the first chunk buffer was sized by them.
+	{ printf '\000\000\010\003\000\000\000\005\000\000\000\126\375\340\347\342'; head -c 100 /dev/zero; } >huge.idx
+	run -1 --separate-stderr idx2npy huge.idx -o out.npy
+	[ "$stderr" = "idx2npy: huge.idx: truncated: 100 data bytes where dimensions 5x86x4259375074 need 1831531281820" ]
+	only_files huge.idx
+}
+
 @test "error: trailing data after the items" {
 	{ cat "$IDX/labels-3.idx"; printf 'x'; } >long.idx
 	run -1 --separate-stderr idx2npy long.idx -o out.npy

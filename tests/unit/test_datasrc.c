@@ -245,7 +245,7 @@ static void test_idx(void)
 		expect_all(src, "img5.expect.npy", 1e-7f);
 	qp_datasrc_free(src);
 	CHECK_STR(open_fails(g, FIX "img5_truncated.idx", NULL),
-		  FIX "img5_truncated.idx: truncated: the header promises 76 bytes, the file has 71");
+		  FIX "img5_truncated.idx: truncated: 55 data bytes where dimensions 5x3x4 need 60");
 	CHECK_HAS(open_fails(rgb, FIX "img5.idx", NULL), "gray images, model input 'x' takes 3 channels");
 	o.channels = QP_CHANNELS_RGB;
 	src = open_ok(rgb, FIX "img5.idx", &o);
