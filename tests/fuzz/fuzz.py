@@ -12,7 +12,8 @@ or parser: ONNX models are changed through the onnx package (attributes,
 initializer dims and data, node inputs, op types, shapes, opsets), .keras
 archives in their config.json (and sometimes their weights' bytes), Keras
 .h5 files in their model_config attribute (through h5py), device binaries
-in their u32 fields with the CRC-32C recomputed, IR
+in their u32 fields with the CRC-32C recomputed, JSON files (TPCs) member
+by member, IR
 files in their JSON header with the frame and CRC-32C rewritten; anything
 else gets byte-level flips, truncations and splices.
 
@@ -264,11 +265,19 @@ def mutate_device_bin(rng, b):
     return bytes(b)
 
 
+def mutate_json_file(rng, b):
+    """A JSON document (a TPC) with one to three members changed."""
+    doc = json.loads(b)
+    for _ in range(rng.randint(1, 3)):
+        doc = mutate_json(rng, doc)
+    return json.dumps(doc, indent=1).encode()
+
+
 def mutate(rng, path, data):
     ext = os.path.splitext(path)[1]
     structured = {'.onnx': mutate_onnx, '.keras': mutate_keras_zip, '.ir': mutate_ir,
                   '.h5': mutate_keras_h5, '.hdf5': mutate_keras_h5,
-                  '.bin': mutate_device_bin}.get(ext)
+                  '.bin': mutate_device_bin, '.json': mutate_json_file}.get(ext)
     if structured and rng.random() < 0.85:
         try:
             return structured(rng, data)
