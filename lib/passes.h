@@ -30,4 +30,16 @@ int qp_pass_fold_batchnorm(qp_graph *g, int *count, qp_err *err);
  * [N].  A Gemm whose B or C is not a float constant is left alone. */
 int qp_pass_gemm_normalize(qp_graph *g, int *count, qp_err *err);
 
+/* Removes nodes none of whose outputs is used (by a live node or as a
+ * graph output), then tensors nothing refers to.  Cannot fail: out of
+ * memory leaves the graph as it was. */
+void qp_pass_remove_dead(qp_graph *g, int *count);
+
+/* Folds each zero, constant-mode Pad of the spatial axes into the Conv,
+ * AveragePool (count_include_pad becomes 1, allowed only when the pool's
+ * own padding already counted or there was none) or MaxPool (only when
+ * its input comes from a Relu, so zeros never win a maximum) that is its
+ * only consumer, when the consumer's output shape stays the same. */
+int qp_pass_fold_pads(qp_graph *g, int *count, qp_err *err);
+
 #endif

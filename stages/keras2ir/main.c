@@ -6,6 +6,7 @@
 #include "io.h"
 #include "ir.h"
 #include "keras.h"
+#include "passes.h"
 #include "ops.h"
 
 /* Model files are read whole (they may come from a pipe); refuse absurd
@@ -61,7 +62,8 @@ int main(int argc, char **argv)
 	    (qp_graph_add_history(g, cli.prog, argc, argv) != 0 &&
 	     qp_err_set(&err, "out of memory")) ||
 	    qp_graph_toposort(g, &err) != 0 ||
-	    qp_graph_infer_shapes(g, &err) != 0) {
+	    qp_graph_infer_shapes(g, &err) != 0 ||
+	    qp_pass_fold_pads(g, NULL, &err) != 0) {
 		free(buf);
 		qp_graph_free(g);
 		qp_die_err(in_path, &err);

@@ -1,5 +1,6 @@
 /* ONNX model -> qpipe IR graph (see import.h). */
 #include "import.h"
+#include "passes.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -987,9 +988,9 @@ static int build(importer *im, onnx_import_info *info, qp_err *err)
 	 * nodes (e.g. what fed a folded Shape) and unused tensors go, shapes
 	 * are inferred once more over the final graph, then zero Pads fold
 	 * into the Conv/pool after them. */
-	onnx_remove_dead(im->g, NULL);
+	qp_pass_remove_dead(im->g, NULL);
 	if (qp_graph_toposort(im->g, err) || qp_graph_infer_shapes(im->g, err) ||
-	    onnx_fold_pads(im->g, NULL, err))
+	    qp_pass_fold_pads(im->g, NULL, err))
 		return -1;
 	return 0;
 }

@@ -129,11 +129,5 @@ int onnx_new_constant(qp_graph *g, const char *name, qp_dtype dt, int rank,
  * node.  *folded tells whether it did.  Outputs larger than a limit stay
  * computed at run time (folding must not blow up the file). */
 int onnx_fold_node(qp_graph *g, int node, int *folded, qp_err *err);
-/* Removes nodes none of whose outputs is used (by a node or as a graph
- * output), repeatedly, then drops unused tensors. */
-void onnx_remove_dead(qp_graph *g, int *count);
-/* Folds a constant-zero Pad of spatial axes into the Conv, AveragePool or
- * MaxPool it feeds when the result is the same (docs/man/onnx2ir.md). */
-int onnx_fold_pads(qp_graph *g, int *count, qp_err *err);
 
 #endif

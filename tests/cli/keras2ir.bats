@@ -54,6 +54,17 @@ check_model() {
 	check_model k3_keras_mobilenetv3small_min.keras
 }
 
+@test "keras2ir: ZeroPadding2D before a 'valid' convolution folds into the convolution's pads" {
+	need_keras
+	# the model has 4 ZeroPadding2D layers, each before a strided depthwise conv
+	[ "$(unzip -p "$KERAS/k3_keras_mobilenetv3small_min.keras" config.json |
+		grep -o '"class_name": "ZeroPadding2D"' | wc -l)" -eq 4 ]
+	keras2ir "$KERAS/k3_keras_mobilenetv3small_min.keras" -o m.ir
+	run -0 irdump m.ir
+	[[ "$output" != *"Pad("* ]]
+	[[ "$output" == *"expanded_conv_depthwise: Conv("* ]]
+}
+
 @test "keras2ir: Keras 3 .keras ResNet-1D (Conv1D, MaxPooling1D) matches within 1e-4" {
 	need_keras
 	check_model k3_keras_resnet1d.keras
