@@ -69,13 +69,35 @@ static int add_zero_bias(qp_graph *g, int ci, int64_t n, qp_err *err)
 	return t;
 }
 
-/* Folds BN node bi into conv node ci (the checks are done). */
+/* Output channels of the weight of Conv or Gemm node ci, and where the
+ * weights of one channel lie: Conv W[oc, ...] and Gemm B[N, K] (transB 1)
+ * hold a channel's weights contiguously, Gemm B[K, N] (transB 0) in
+ * column c with stride N.  0 when the node is neither. */
+static int64_t weight_channels(const qp_graph *g, int ci, int *strided)
+{
+	const qp_node *n = &g->nodes[ci];
+	const qp_tensor *w = &g->tensors[n->inputs[1]];
+
+	*strided = 0;
+	if (!strcmp(n->op, "Conv"))
+		return w->rank >= 1 ? w->dims[0] : 0;
+	if (strcmp(n->op, "Gemm") || w->rank != 2 ||
+	    qp_node_attr_float(n, "alpha", 1.0f) != 1.0f ||
+	    qp_node_attr_float(n, "beta", 1.0f) != 1.0f)
+		return 0;
+	if (qp_node_attr_int(n, "transB", 0) == 1)
+		return w->dims[0];
+	*strided = 1;
+	return qp_node_attr_int(n, "transB", 0) == 0 ? w->dims[1] : 0;
+}
+
+/* Folds BN node bi into Conv or Gemm node ci (the checks are done). */
 static int fold_one(qp_graph *g, int ci, int bi, qp_err *err)
 {
 	const qp_node *bn = &g->nodes[bi];
-	int w = g->nodes[ci].inputs[1];
+	int w = g->nodes[ci].inputs[1], strided;
 	int b = g->nodes[ci].n_inputs > 2 ? g->nodes[ci].inputs[2] : -1;
-	int64_t oc = g->tensors[w].dims[0], per, c, k;
+	int64_t oc = weight_channels(g, ci, &strided), per, c, k;
 	double eps = qp_node_attr_float(bn, "epsilon", 1e-5f);
 	const float *gamma, *beta, *mean, *var;
 	float *wd, *bd;
@@ -95,8 +117,11 @@ static int fold_one(qp_graph *g, int ci, int bi, qp_err *err)
 	for (c = 0; c < oc; c++) {
 		double a = (double)gamma[c] / sqrt((double)var[c] + eps);
 
-		for (k = 0; k < per; k++)
-			wd[c * per + k] = (float)((double)wd[c * per + k] * a);
+		for (k = 0; k < per; k++) {
+			int64_t i = strided ? k * oc + c : c * per + k;
+
+			wd[i] = (float)((double)wd[i] * a);
+		}
 		bd[c] = (float)(((double)bd[c] - (double)mean[c]) * a +
 				(double)beta[c]);
 	}
@@ -117,7 +142,7 @@ int qp_pass_fold_batchnorm(qp_graph *g, int *count, qp_err *err)
 	memset(keep, 1, (size_t)g->n_nodes + 1);
 	for (int bi = 0; bi < g->n_nodes; bi++) {
 		const qp_node *bn = &g->nodes[bi], *conv;
-		int x, ci, w, b;
+		int x, ci, w, b, strided;
 		int64_t oc;
 
 		if (strcmp(bn->op, "BatchNormalization") || bn->n_inputs != 5 ||
@@ -128,15 +153,15 @@ int qp_pass_fold_batchnorm(qp_graph *g, int *count, qp_err *err)
 		if (ci < 0 || !keep[ci])
 			continue;
 		conv = &g->nodes[ci];
-		if (strcmp(conv->op, "Conv") || conv->n_outputs != 1 ||
-		    conv->n_inputs < 2 || only_consumer(g, x) != bi)
+		if ((strcmp(conv->op, "Conv") && strcmp(conv->op, "Gemm")) ||
+		    conv->n_outputs != 1 || conv->n_inputs < 2 || only_consumer(g, x) != bi)
 			continue;
 		w = conv->inputs[1];
 		b = conv->n_inputs > 2 ? conv->inputs[2] : -1;
 		if (!is_float_const(g, w) || g->tensors[w].rank < 1 ||
 		    only_consumer(g, w) != ci)
 			continue;
-		oc = g->tensors[w].dims[0];
+		oc = weight_channels(g, ci, &strided);
 		if (oc < 1 || (b >= 0 && (!is_vector(g, b, oc) ||
 					  only_consumer(g, b) != ci)))
 			continue;

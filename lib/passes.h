@@ -10,8 +10,9 @@
 #include "err.h"
 #include "ir.h"
 
-/* Folds each BatchNormalization whose input X is the output of a Conv into
- * that Conv:
+/* Folds each BatchNormalization whose input X is the output of a Conv, or
+ * of a Gemm with alpha = beta = 1 (Keras' Dense then BatchNormalization on
+ * the features; run qp_pass_gemm_normalize first), into that node:
  *
  *   a[c]  = scale[c] / sqrt(var[c] + epsilon)
  *   W'[c] = W[c] * a[c]                     (every weight of output channel c)
@@ -22,7 +23,8 @@
  * A pair is left alone unless the Conv output feeds only the BN (no other
  * node, not a graph output), W and B are float constants used by this Conv
  * only, and the BN parameters are float constants of shape [C] with C the
- * Conv's output channels. */
+ * Conv's output channels (a Gemm's N).  For a Gemm, "W[c]" is row c of B
+ * when transB is 1 and column c when it is 0, and B' is C'. */
 int qp_pass_fold_batchnorm(qp_graph *g, int *count, qp_err *err);
 
 /* Brings every Gemm to the form the quantizer handles: alpha folded into B,

@@ -388,8 +388,9 @@ int quantize_graph(qp_graph *g, const qp_tpc *tpc, quantize_report *rep,
 	memset(rep, 0, sizeof *rep);
 	if (check_not_quantized(g, err) || check_stats(g, err))
 		return -1;
-	if (qp_pass_fold_batchnorm(g, &rep->bn_folded, err) ||
-	    qp_pass_gemm_normalize(g, NULL, err))
+	/* Gemm first: the fold takes alpha = beta = 1 and C of shape [N]. */
+	if (qp_pass_gemm_normalize(g, NULL, err) ||
+	    qp_pass_fold_batchnorm(g, &rep->bn_folded, err))
 		return -1;
 	if (check_ops(g, tpc, err))
 		return -1;

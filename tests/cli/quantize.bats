@@ -79,6 +79,18 @@ GEN="$QPIPE_TOP/tests/fixtures/gen"
 	[ "$stderr" = "quantize: $Q/sharedbn.cal.ir: target 'int8' does not support op 'BatchNormalization' (node 'bn', op 'BatchNormalization')" ]
 }
 
+@test "quantize folds Keras' Dense -> BatchNormalization (a real autoencoder) into the Gemm" {
+	m="$SHARED/testdata/keras/k2_h5_tiny_toycar_dense_ae.hdf5"
+	[ -f "$m" ] || skip "../shared/testdata/keras not present"
+	keras2ir "$m" -o m.ir
+	run -0 irdump m.ir
+	[[ "$output" == *"BatchNormalization 9, Gemm 10"* ]]
+	calibrate -q --data "$m.input.npy" m.ir -o m.cal.ir
+	quantize --tpc "$TPC" m.cal.ir -o q.ir
+	run -0 irdump q.ir
+	[[ "$output" != *"BatchNormalization"* ]]
+}
+
 @test "quantize refuses an already quantized IR" {
 	quantize --tpc "$TPC" "$Q/convbn.cal.ir" -o q.ir
 	run -1 --separate-stderr quantize --tpc "$TPC" q.ir -o q2.ir

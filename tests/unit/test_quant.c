@@ -448,6 +448,87 @@ static qp_graph *bn_graph(int with_bias, int c_is_output)
 	return g;
 }
 
+/* x[1,2] -> Gemm(B, C = {4, 1}) -> c[1,2] -> BN (the parameters above,
+ * a = {0.5, 2}) -> y.  B = [[1, 2], [3, 4]] (row-major 1 2 3 4):
+ *   transB 0: B is [K, N], channel n is column n:
+ *             B' = [[0.5, 4], [1.5, 8]]
+ *   transB 1: B is [N, K], channel n is row n:
+ *             B' = [[0.5, 1], [6, 8]]
+ *   C' = (C - mean) * a + beta = {2, 1} */
+static qp_graph *gemm_bn_graph(int trans_b)
+{
+	static const int64_t xd[2] = {1, 2}, bd[2] = {2, 2}, vd[1] = {2};
+	static const float b[4] = {1, 2, 3, 4}, c[2] = {4, 1}, gamma[2] = {1, 2},
+			   beta[2] = {0.5f, -1}, mean[2] = {1, 0}, var[2] = {3, 0};
+	qp_err err = {{0}};
+	qp_graph *g = qp_graph_new();
+	int x, ct, y, in[5], ni;
+
+	if (!g)
+		return NULL;
+	x = qp_graph_add_tensor(g, "x", QP_DT_FLOAT32, 2, xd, &err);
+	in[0] = x;
+	in[1] = add_const(g, "B", 2, bd, b);
+	in[2] = add_const(g, "C", 1, vd, c);
+	ct = qp_graph_add_tensor(g, "c", QP_DT_FLOAT32, 2, xd, &err);
+	ni = qp_graph_add_node(g, "dense", "Gemm", 3, in, 1, &ct, &err);
+	qp_node_set_int(&g->nodes[ni], "transB", trans_b);
+	in[0] = ct;
+	in[1] = add_const(g, "gamma", 1, vd, gamma);
+	in[2] = add_const(g, "beta", 1, vd, beta);
+	in[3] = add_const(g, "mean", 1, vd, mean);
+	in[4] = add_const(g, "var", 1, vd, var);
+	y = qp_graph_add_tensor(g, "y", QP_DT_FLOAT32, 2, xd, &err);
+	ni = qp_graph_add_node(g, "bn", "BatchNormalization", 5, in, 1, &y, &err);
+	qp_node_set_float(&g->nodes[ni], "epsilon", 1.0f);
+	g->n_inputs = g->n_outputs = 1;
+	g->inputs = calloc(1, sizeof *g->inputs);
+	g->outputs = calloc(1, sizeof *g->outputs);
+	if (!g->inputs || !g->outputs) {
+		qp_graph_free(g);
+		return NULL;
+	}
+	g->inputs[0].tensor = x;
+	g->outputs[0].tensor = y;
+	return g;
+}
+
+static void test_fold_batchnorm_gemm(void)
+{
+	static const float want[2][4] = {{0.5f, 4, 1.5f, 8}, {0.5f, 1, 6, 8}};
+	qp_err err = {{0}};
+	int count = -1;
+
+	for (int tb = 0; tb < 2; tb++) {
+		qp_graph *g = gemm_bn_graph(tb);
+		const float *w, *c;
+
+		CHECK(g != NULL && qp_graph_verify(g, &err) == 0);
+		if (!g)
+			return;
+		CHECK(qp_pass_fold_batchnorm(g, &count, &err) == 0 && count == 1);
+		CHECK(g->n_nodes == 1 && !strcmp(g->nodes[0].op, "Gemm"));
+		CHECK_STR(g->tensors[g->nodes[0].outputs[0]].name, "y");
+		w = g->tensors[g->nodes[0].inputs[1]].data;
+		c = g->tensors[g->nodes[0].inputs[2]].data;
+		CHECK(memcmp(w, want[tb], sizeof want[tb]) == 0);
+		CHECK(c[0] == 2 && c[1] == 1);
+		CHECK(qp_graph_verify(g, &err) == 0);
+		qp_graph_free(g);
+	}
+	/* alpha != 1 (not normalized yet): left alone */
+	{
+		qp_graph *g = gemm_bn_graph(0);
+
+		if (!g)
+			return;
+		qp_node_set_float(&g->nodes[0], "alpha", 2.0f);
+		CHECK(qp_pass_fold_batchnorm(g, &count, &err) == 0 && count == 0);
+		CHECK(g->n_nodes == 2);
+		qp_graph_free(g);
+	}
+}
+
 static void test_fold_batchnorm(void)
 {
 	qp_err err = {{0}};
@@ -561,5 +642,6 @@ int main(void)
 	TEST(test_tpc_good);
 	TEST(test_tpc_errors);
 	TEST(test_fold_batchnorm);
+	TEST(test_fold_batchnorm_gemm);
 	return CHECK_DONE();
 }
