@@ -602,34 +602,157 @@ static int lower_reshape(ctx *c, const qp_node *n)
 	return 0;
 }
 
+/* True when transposing dims by perm leaves every element at its offset:
+ * the axes longer than 1 keep their order. */
+static int moves_no_data(int rank, const int64_t *dims, const int64_t *perm)
+{
+	int64_t last = -1;
+
+	for (int i = 0; i < rank; i++) {
+		if (perm[i] < 0 || perm[i] >= rank)
+			return 0;
+		if (dims[perm[i]] == 1)
+			continue;
+		if (perm[i] < last)
+			return 0;
+		last = perm[i];
+	}
+	return 1;
+}
+
+/* A Transpose that only moves axes of length 1 (Keras' Reshape on a 1x1
+ * image becomes NHWC<->NCHW transposes around it) is a reshape. */
+static int lower_transpose(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0);
+	int64_t perm[QP_MAX_RANK];
+	const int64_t *p;
+	int np, i;
+
+	if (!x)
+		return fail(c, n, "transpose needs an input");
+	p = qp_node_attr_ints(n, "perm", &np);
+	if (p && np != x->rank)
+		return fail(c, n, "perm has %d values for rank %d", np, x->rank);
+	for (i = 0; i < x->rank; i++)
+		perm[i] = p ? p[i] : x->rank - 1 - i;
+	if (!moves_no_data(x->rank, x->dims, perm))
+		return fail(c, n, "transpose moves data; only transposes that move axes of length 1 are supported");
+	return lower_reshape(c, n);
+}
+
+/* A fresh node name "base", "base_1", ... unused in dst. */
+static char *fresh_node_name(const ctx *c, const char *base)
+{
+	size_t len = strlen(base) + 24;
+	char *s = malloc(len);
+
+	if (!s)
+		return NULL;
+	snprintf(s, len, "%s", base);
+	for (int k = 1;; k++) {
+		int taken = 0;
+
+		for (int i = 0; i < c->dst->n_nodes && !taken; i++)
+			taken = strcmp(c->dst->nodes[i].name, s) == 0;
+		if (!taken)
+			return s;
+		snprintf(s, len, "%s_%d", base, k);
+	}
+}
+
+/* A new int8 tensor "<node>/suffix" of the given dims with the
+ * quantization of dst tensor like; returns it or -1. */
+static int new_temp(ctx *c, const qp_node *n, int like, int rank, const int64_t *dims,
+		    const char *suffix)
+{
+	char base[1200], *name;
+	qp_quant *q = qp_quant_dup(c->dst->tensors[like].quant);
+	int t;
+
+	snprintf(base, sizeof base, "%s/%s", n->name, suffix);
+	name = fresh_name(c, base);
+	if (!q || !name) {
+		qp_quant_free(q);
+		free(name);
+		return fail(c, n, "out of memory");
+	}
+	t = qp_graph_add_tensor(c->dst, name, QP_DT_INT8, rank, dims, &c->line);
+	free(name);
+	if (t < 0) {
+		qp_quant_free(q);
+		return -1;
+	}
+	c->dst->tensors[t].quant = q;
+	return t;
+}
+
+/* A QReshape node "<node>/suffix" from dst tensor from to dst tensor to. */
+static int add_view(ctx *c, const qp_node *n, int from, int to, const char *suffix)
+{
+	char base[1200], *name;
+	int node;
+
+	snprintf(base, sizeof base, "%s/%s", n->name, suffix);
+	if (!(name = fresh_node_name(c, base)))
+		return fail(c, n, "out of memory");
+	node = qp_graph_add_node(c->dst, name, "QReshape", 1, &from, 1, &to, &c->line);
+	free(name);
+	if (node < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "shape", c->dst->tensors[to].rank,
+			     c->dst->tensors[to].dims))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
 static int lower_softmax(ctx *c, const qp_node *n)
 {
 	const qp_tensor *x = stensor(c, n, 0);
-	int64_t axis = qp_node_attr_int(n, "axis", -1), table[256];
+	int64_t axis = qp_node_attr_int(n, "axis", -1), table[256], flat[2];
 	actq ax, ay;
 	double real;
-	int in, out, node, d;
+	int in, out, sm_in, sm_out, node, d, view = 0;
 
 	if (!x || x->rank < 1)
 		return fail(c, n, "softmax needs an input of rank >= 1");
 	if (axis < 0)
 		axis += x->rank;
-	if (axis != x->rank - 1)
-		return fail(c, n, "softmax over axis %lld; only the last axis is supported",
-			    (long long)qp_node_attr_int(n, "axis", -1));
+	if (axis < 0 || axis >= x->rank)
+		return fail(c, n, "softmax axis %lld is out of range for rank %d",
+			    (long long)qp_node_attr_int(n, "axis", -1), x->rank);
+	/* The runtime's softmax runs over the last axis.  When every axis
+	 * after `axis` has length 1 (a classifier head kept as [N, C, 1, 1])
+	 * the groups are contiguous all the same: view the tensor as
+	 * [outer, C] around the softmax. */
+	for (int k = (int)axis + 1; k < x->rank; k++)
+		if (x->dims[k] != 1)
+			return fail(c, n, "softmax over axis %lld; only the last axis (or one followed by axes of length 1) is supported",
+				    (long long)qp_node_attr_int(n, "axis", -1));
+	if (axis != x->rank - 1) {
+		view = 1;
+		flat[1] = x->dims[axis];
+		flat[0] = qp_tensor_numel(x) / (flat[1] ? flat[1] : 1);
+	}
 	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
 		return -1;
 	/* exp(-s_x d) in Q30 for every int8 distance d = max - x. */
 	for (d = 0; d < 256; d++)
 		table[d] = llround(exp(-(double)ax.scale * d) * 1073741824.0);
 	real = 1.0 / (1073741824.0 * ay.scale);
-	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
-	    (node = add_node(c, n, "QSoftmax", 1, &in, out)) < 0 ||
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0)
+		return -1;
+	sm_in = in, sm_out = out;
+	if (view && ((sm_in = new_temp(c, n, in, 2, flat, "rows")) < 0 ||
+		     (sm_out = new_temp(c, n, out, 2, flat, "rows_softmax")) < 0 ||
+		     add_view(c, n, in, sm_in, "rows")))
+		return -1;
+	if ((node = add_node(c, n, "QSoftmax", 1, &sm_in, sm_out)) < 0 ||
 	    set_range(c, node, &ay, 0) || set_mults(c, node, "multiplier", "shift", 1, &real))
 		return -1;
 	if (qp_node_set_ints(&c->dst->nodes[node], "exp_table", 256, table))
 		return fail(c, n, "out of memory");
-	return 0;
+	return view ? add_view(c, n, sm_out, out, "unrows") : 0;
 }
 
 typedef struct rule {
@@ -651,6 +774,7 @@ static const rule rules[] = {
 	{"Reshape", lower_reshape},
 	{"Identity", lower_reshape},
 	{"Softmax", lower_softmax},
+	{"Transpose", lower_transpose},
 	{NULL, NULL},
 };
 

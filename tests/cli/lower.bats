@@ -76,7 +76,35 @@ quantized() {
 	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir
 	run -1 --separate-stderr lower q.ir -o out.ir
 	[ "${#stderr_lines[@]}" -eq 2 ]
-	[ "${stderr_lines[0]}" = "lower: q.ir: softmax over axis 0; only the last axis is supported (node '/Softmax', op 'Softmax')" ]
-	[ "${stderr_lines[1]}" = "lower: q.ir: softmax over axis 0; only the last axis is supported (node '/Softmax_1', op 'Softmax')" ]
+	[ "${stderr_lines[0]}" = "lower: q.ir: softmax over axis 0; only the last axis (or one followed by axes of length 1) is supported (node '/Softmax', op 'Softmax')" ]
+	[ "${stderr_lines[1]}" = "lower: q.ir: softmax over axis 0; only the last axis (or one followed by axes of length 1) is supported (node '/Softmax_1', op 'Softmax')" ]
+	[ ! -e out.ir ]
+}
+
+@test "lower: softmax over the channels of [N, C, 1, 1] and a permute of length-1 axes (vs PyTorch)" {
+	need_numpy
+	onnx2ir "$OPS/head.onnx" -o f.ir
+	calibrate -q --data "$OPS/head.x.npy" f.ir -o f.cal.ir
+	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir
+	lower q.ir -o low.ir
+	run -0 irdump low.ir
+	# the softmax runs on a [16... 1, 5] view: QReshape, QSoftmax, QReshape
+	[[ "$output" == *"/Softmax/rows: QReshape(/conv/Conv_output_0) -> /Softmax/rows"* ]]
+	[[ "$output" == *"/Softmax: QSoftmax(/Softmax/rows) -> /Softmax/rows_softmax"* ]]
+	[[ "$output" == *"/Transpose: QReshape(/Softmax_output_0) -> probs_q"* ]]
+	# integer result = fake-quantized result, and within one output step
+	# (1/256) of PyTorch's float probabilities
+	irrun low.ir --input "$OPS/head.x.npy" -o low.npy
+	irrun q.ir --input "$OPS/head.x.npy" -o fq.npy
+	run -0 npy_close low.npy fq.npy 0
+	run -0 npy_close low.npy "$OPS/head.y.npy" 0.0039
+}
+
+@test "lower refuses a transpose that moves data, naming the node" {
+	onnx2ir "$OPS/perm.onnx" -o f.ir
+	calibrate -q --data "$OPS/perm.x.npy" f.ir -o f.cal.ir
+	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir
+	run -1 --separate-stderr lower q.ir -o out.ir
+	[ "$stderr" = "lower: q.ir: transpose moves data; only transposes that move axes of length 1 are supported (node '/Transpose', op 'Transpose')" ]
 	[ ! -e out.ir ]
 }
