@@ -76,6 +76,37 @@ static qp_graph *merge_files(int n, char **paths)
 	return g;
 }
 
+/* Gives each model input its --data path: "name=path" to that input,
+ * plain paths to the remaining inputs in order.  A usage problem is
+ * returned in err (the caller frees, then reports it: exiting from here
+ * would leave the graph and the table behind). */
+static int assign_data(const qp_graph *g, int n_data, const char *const *data, const char **paths,
+		       qp_err *err)
+{
+	for (int i = 0, next = 0; i < n_data; i++) {
+		int idx;
+		const char *path;
+
+		qp_datasrc_split_arg(g, data[i], &idx, &path);
+		if (idx < 0) {
+			while (next < g->n_inputs && paths[next])
+				next++;
+			if (next == g->n_inputs)
+				return qp_err_set(err, "more --data than model inputs (%d)", g->n_inputs);
+			idx = next;
+		}
+		if (paths[idx])
+			return qp_err_set(err, "two --data for input '%s'",
+					  g->tensors[g->inputs[idx].tensor].name);
+		paths[idx] = path;
+	}
+	for (int i = 0; i < g->n_inputs; i++)
+		if (!paths[i])
+			return qp_err_set(err, "no --data for input '%s' (the model has %d inputs)",
+					  g->tensors[g->inputs[i].tensor].name, g->n_inputs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *data[MAX_DATA], *out = NULL, *model = "-", *arg;
@@ -155,32 +186,14 @@ int main(int argc, char **argv)
 				qp_usage_error("the model and the data cannot both come from standard input");
 		if (qp_ir_read(model, &g, &err))
 			qp_die_err(model, &err);
-		/* --data name=path goes to that input, plain paths to the
-		 * remaining inputs in order. */
 		paths = calloc((size_t)g->n_inputs + 1, sizeof *paths);
 		if (!paths)
 			qp_die(NULL, "out of memory");
-		for (int i = 0, next = 0; i < n_data; i++) {
-			int idx;
-			const char *path;
-
-			qp_datasrc_split_arg(g, data[i], &idx, &path);
-			if (idx < 0) {
-				while (next < g->n_inputs && paths[next])
-					next++;
-				if (next == g->n_inputs)
-					qp_usage_error("more --data than model inputs (%d)", g->n_inputs);
-				idx = next;
-			}
-			if (paths[idx])
-				qp_usage_error("two --data for input '%s'",
-					       g->tensors[g->inputs[idx].tensor].name);
-			paths[idx] = path;
+		if (assign_data(g, n_data, data, paths, &err)) {
+			free(paths);
+			qp_graph_free(g);
+			usage_err(&err);
 		}
-		for (int i = 0; i < g->n_inputs; i++)
-			if (!paths[i])
-				qp_usage_error("no --data for input '%s' (the model has %d inputs)",
-					       g->tensors[g->inputs[i].tensor].name, g->n_inputs);
 		o.paths = paths;
 		o.threads = threads > 0 ? (int)threads : 1;
 		o.progress = !quiet && isatty(STDERR_FILENO);
