@@ -37,6 +37,22 @@ build() {   # build MODEL.onnx CALIB.npy -> q.ir low.ir m.bin
 	cmp sim.npy ref.npy
 }
 
+@test "a Keras MobileNetV3-Small goes through every stage; simulate and irrun are bit-identical" {
+	# ZeroPadding2D folds into the depthwise convolutions, the [N,C,1,1]
+	# head's Softmax and Transposes lower (their accuracy is int8's: this
+	# near-uniform 4-class model is no accuracy test)
+	m="$SHARED/testdata/keras/k3_keras_mobilenetv3small_min.keras"
+	[ -f "$m" ] || skip "../shared/testdata/keras not present"
+	keras2ir "$m" -o f.ir
+	calibrate -q --data "$m.input.npy" f.ir -o f.cal.ir
+	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir
+	lower q.ir -o low.ir
+	emit low.ir -o m.bin
+	simulate m.bin --input "$m.input.npy" -o sim.npy
+	irrun low.ir --input "$m.input.npy" -o ref.npy
+	cmp sim.npy ref.npy
+}
+
 @test "simulate --info prints the binary and arena sizes" {
 	build "$OPS/ops.onnx" "$OPS/ops.x.npy"
 	run simulate --info m.bin
