@@ -113,6 +113,13 @@ static int check_png(const unsigned char *buf, size_t len, qp_err *err)
 			goto out;
 		}
 		if (crc32(crc32(0L, Z_NULL, 0), type, n + 4) != be32(data + n)) {
+			/* As libpng does by default: a damaged ancillary chunk
+			 * (lower-case first letter: text, gamma, ...) is
+			 * skipped, a damaged critical one is an error. */
+			if (type[0] & 0x20) {
+				pos += (size_t)n + 12;
+				continue;
+			}
 			qp_err_set(err, "PNG chunk %s at byte %zu has a bad CRC (corrupt file)",
 				   chunk_name(type, name), pos);
 			goto out;

@@ -79,6 +79,17 @@ static void test_png(void)
 	png[16] ^= 1;
 	CHECK(qp_image_check(png, n, 1, &err) == -1);
 	CHECK_STR(err.msg, "PNG chunk 'IHDR' at byte 8 has a bad CRC (corrupt file)");
+	/* a damaged ancillary chunk (tEXt) is skipped, as libpng does */
+	{
+		unsigned char text[4] = {'a', 0, 'b', 'c'};
+		size_t k = 33;   /* after the signature and IHDR */
+
+		n = make_png(png, 2, 2, 0, 6, 0);
+		memmove(png + k + 16, png + k, n - k);
+		put_chunk(png + k, "tEXt", text, 4);
+		png[k + 8] ^= 1;   /* data byte: the CRC no longer matches */
+		CHECK(qp_image_check(png, n + 16, 1, &err) == 0);
+	}
 	/* a file cut inside the IEND chunk, the last 12 bytes */
 	n = make_png(png, 2, 2, 0, 6, 0);
 	CHECK(qp_image_check(png, n - 3, 1, &err) == -1);
