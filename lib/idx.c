@@ -59,7 +59,8 @@ static int short_data(const qp_idx *f, int64_t items_before, int64_t got, qp_err
 int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 {
 	unsigned char head[4], raw[4 * QP_IDX_MAX_RANK];
-	int64_t got, bytes = 1;
+	uint64_t bytes = 1;
+	int64_t got;
 	struct stat st;
 	int fd, i;
 
@@ -105,11 +106,12 @@ int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 		if (i > 0)
 			bytes *= f->dims[i];
 	}
-	/* H*W < 2^64 always; the whole set must also fit in int64. */
-	if (bytes > 0 && f->dims[0] > INT64_MAX / bytes)
+	/* H*W < 2^64 always (unsigned); the item and the whole set must also
+	 * fit in int64. */
+	if (bytes > INT64_MAX || f->dims[0] > INT64_MAX / bytes)
 		return qp_err_set(err, "dimensions too large");
 	f->items = f->dims[0];
-	f->item_bytes = bytes;
+	f->item_bytes = (int64_t)bytes;
 	/* An uncompressed file says how much data it holds: a header that
 	 * promises more is refused now, before anyone sizes a buffer by it. */
 	if (gzdirect(f->gz) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {

@@ -191,6 +191,15 @@ only_files() {
 	only_files huge.idx
 }
 
+@test "error: image dimensions whose product overflows are refused" {
+	# Found by tests/fuzz/fuzz.py: 4294967295 x 4294967295 pixels per image
+	# overflowed int64 (signed overflow, undefined behaviour).
+	{ printf '\000\000\010\003\000\000\000\002\377\377\377\377\377\377\377\377'; head -c 24 /dev/zero; } >big.idx
+	run -1 --separate-stderr idx2npy big.idx -o out.npy
+	[ "$stderr" = "idx2npy: big.idx: dimensions too large" ]
+	only_files big.idx
+}
+
 @test "error: trailing data after the items" {
 	{ cat "$IDX/labels-3.idx"; printf 'x'; } >long.idx
 	run -1 --separate-stderr idx2npy long.idx -o out.npy
