@@ -200,6 +200,14 @@ only_files() {
 	only_files big.idx
 }
 
+@test "an empty set of huge images allocates nothing (found by fuzzing)" {
+	# 0 images of 33554432x33554432 bytes, then 4 stray bytes
+	{ printf '\000\000\010\003\000\000\000\000\002\000\000\000\002\000\000\000'; printf 'abcd'; } >empty.idx
+	run -1 --separate-stderr idx2npy empty.idx -o out.npy
+	[ "$stderr" = "idx2npy: empty.idx: trailing data after the 0 bytes that dimensions 0x33554432x33554432 describe" ]
+	only_files empty.idx
+}
+
 @test "error: trailing data after the items" {
 	{ cat "$IDX/labels-3.idx"; printf 'x'; } >long.idx
 	run -1 --separate-stderr idx2npy long.idx -o out.npy

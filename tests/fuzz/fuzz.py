@@ -297,7 +297,7 @@ def check(tool, proc, out_path):
         return 'exit %d' % proc.returncode
     if 'Sanitizer' in reports or 'runtime error:' in reports:
         return 'sanitizer report'
-    if proc.returncode == 1 and not err.startswith(tool + ': '):
+    if proc.returncode == 1 and not reports.startswith(tool + ': '):
         return 'error not in the "%s: file: message" form' % tool
     if proc.returncode == 1 and out_path and os.path.exists(out_path):
         return 'output left behind after an error'

@@ -136,14 +136,20 @@ static int convert_file(const struct cmdline *cmd, qp_idx *f, qp_out *out, qp_er
 		dims[2] = cmd->nhwc ? w : h;
 		dims[3] = cmd->nhwc ? 1 : w;
 	}
-	/* About 1 MiB of input per chunk. */
+	/* About 1 MiB of input per chunk, never more items than there are
+	 * (an empty set needs no buffer, however large its items claim to be). */
 	if (f->item_bytes < (1 << 20))
 		chunk = (1 << 20) / f->item_bytes;
-	raw = malloc((size_t)(chunk * f->item_bytes));
-	conv = malloc((size_t)(chunk * f->item_bytes) * out_elem);
-	if (!raw || !conv) {
-		qp_err_set(err, "out of memory");
-		goto done;
+	if (chunk > rows)
+		chunk = rows;
+	if (chunk > 0) {
+		raw = malloc((size_t)(chunk * f->item_bytes));
+		conv = malloc((size_t)(chunk * f->item_bytes) * out_elem);
+		if (!raw || !conv) {
+			qp_err_set(err, "out of memory for %lld %s of %lld bytes", (long long)chunk,
+				   labels ? "labels" : "images", (long long)f->item_bytes);
+			goto done;
+		}
 	}
 	if (qp_npy_write_header(out, labels ? QP_NPY_I64 : QP_NPY_F32, labels ? 1 : 4,
 				dims, err) != 0)
