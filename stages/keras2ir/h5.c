@@ -30,7 +30,7 @@ void keras_strings_free(char **s, int n)
 	free(s);
 }
 
-int keras_h5_open_mem(const void *buf, size_t len, hid_t *file, qp_err *err)
+static int open_mem_unguarded(const void *buf, size_t len, hid_t *file, qp_err *err)
 {
 	hid_t fapl, f = -1;
 
@@ -54,7 +54,7 @@ int keras_h5_open_mem(const void *buf, size_t len, hid_t *file, qp_err *err)
 	return 0;
 }
 
-void keras_h5_close(hid_t file)
+static void close_unguarded(hid_t file)
 {
 	if (file >= 0)
 		H5Fclose(file);
@@ -62,7 +62,7 @@ void keras_h5_close(hid_t file)
 
 /* H5Oexists_by_name fails rather than answering "no" when an intermediate
  * group is missing, so walk the path a link at a time. */
-int keras_h5_exists(hid_t file, const char *path)
+static int exists_unguarded(hid_t file, const char *path)
 {
 	char prefix[2048];
 	size_t i, n = strlen(path);
@@ -88,7 +88,7 @@ int keras_h5_exists(hid_t file, const char *path)
 /* Opens attribute name of the object at obj_path; -1 when absent. */
 static hid_t open_attr(hid_t file, const char *obj_path, const char *name)
 {
-	if (!keras_h5_exists(file, obj_path) ||
+	if (!exists_unguarded(file, obj_path) ||
 	    H5Aexists_by_name(file, obj_path, name, H5P_DEFAULT) <= 0)
 		return -1;
 	return H5Aopen_by_name(file, obj_path, name, H5P_DEFAULT, H5P_DEFAULT);
@@ -158,8 +158,8 @@ static hssize_t attr_count(hid_t attr)
 	return n;
 }
 
-int keras_h5_attr_string(hid_t file, const char *obj_path, const char *name,
-			 char **out, qp_err *err)
+static int attr_string_unguarded(hid_t file, const char *obj_path, const char *name,
+				 char **out, qp_err *err)
 {
 	hid_t attr, type;
 	int rc = -1;
@@ -179,8 +179,8 @@ int keras_h5_attr_string(hid_t file, const char *obj_path, const char *name,
 	return rc;
 }
 
-int keras_h5_attr_strings(hid_t file, const char *obj_path, const char *name,
-			  char ***out, int *n, qp_err *err)
+static int attr_strings_unguarded(hid_t file, const char *obj_path, const char *name,
+				  char ***out, int *n, qp_err *err)
 {
 	hid_t attr, type;
 	hssize_t count;
@@ -224,15 +224,15 @@ int keras_h5_attr_strings(hid_t file, const char *obj_path, const char *name,
 	return 0;
 }
 
-int keras_h5_read_floats(hid_t file, const char *path, keras_array *a,
-			 qp_err *err)
+static int read_floats_unguarded(hid_t file, const char *path, keras_array *a,
+				 qp_err *err)
 {
 	hsize_t hdims[H5S_MAX_RANK];
 	hid_t ds, type = -1, space = -1;
 	int rank, i, rc = -1;
 
 	memset(a, 0, sizeof *a);
-	if (!keras_h5_exists(file, path))
+	if (!exists_unguarded(file, path))
 		return qp_err_set(err, "no weight dataset '%s'", path);
 	ds = H5Dopen2(file, path, H5P_DEFAULT);
 	if (ds < 0)
@@ -279,5 +279,74 @@ out:
 	if (type >= 0)
 		H5Tclose(type);
 	H5Dclose(ds);
+	return rc;
+}
+
+/* ---- the public functions: every HDF5 call runs inside the guard --------- */
+
+/* HDF5 1.10 does not check everything it reads: fuzzing found a damaged
+ * file that makes H5Aexists_by_name read out of bounds and crash.  While
+ * keras_h5_depth > 0, keras2ir's main turns a fatal signal into an error
+ * message and exit 1 (see main.c); elsewhere signals keep their default
+ * meaning, so crashes in our own code still show as crashes. */
+volatile sig_atomic_t keras_h5_depth;
+
+int keras_h5_open_mem(const void *buf, size_t len, hid_t *file, qp_err *err)
+{
+	int rc;
+
+	keras_h5_depth++;
+	rc = open_mem_unguarded(buf, len, file, err);
+	keras_h5_depth--;
+	return rc;
+}
+
+void keras_h5_close(hid_t file)
+{
+	keras_h5_depth++;
+	close_unguarded(file);
+	keras_h5_depth--;
+}
+
+int keras_h5_exists(hid_t file, const char *path)
+{
+	int rc;
+
+	keras_h5_depth++;
+	rc = exists_unguarded(file, path);
+	keras_h5_depth--;
+	return rc;
+}
+
+int keras_h5_attr_string(hid_t file, const char *obj_path, const char *name,
+			 char **out, qp_err *err)
+{
+	int rc;
+
+	keras_h5_depth++;
+	rc = attr_string_unguarded(file, obj_path, name, out, err);
+	keras_h5_depth--;
+	return rc;
+}
+
+int keras_h5_attr_strings(hid_t file, const char *obj_path, const char *name,
+			  char ***out, int *n, qp_err *err)
+{
+	int rc;
+
+	keras_h5_depth++;
+	rc = attr_strings_unguarded(file, obj_path, name, out, n, err);
+	keras_h5_depth--;
+	return rc;
+}
+
+int keras_h5_read_floats(hid_t file, const char *path, keras_array *a,
+			 qp_err *err)
+{
+	int rc;
+
+	keras_h5_depth++;
+	rc = read_floats_unguarded(file, path, a, err);
+	keras_h5_depth--;
 	return rc;
 }

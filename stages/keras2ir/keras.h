@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 #include <hdf5.h>
+#include <signal.h>
 
 #include "err.h"
 #include "ir.h"
@@ -47,6 +48,10 @@ void keras_array_free(keras_array *a);
 
 /* Opens the HDF5 file image in buf without copying it: buf must outlive the
  * returned file.  Silences the HDF5 library's own error printing. */
+/* Nonzero while one of the keras_h5_* functions runs HDF5 code: keras2ir
+ * turns a crash of the library there into an error (main.c). */
+extern volatile sig_atomic_t keras_h5_depth;
+
 int keras_h5_open_mem(const void *buf, size_t len, hid_t *file, qp_err *err);
 void keras_h5_close(hid_t file);
 /* True when the path (absolute or relative to the root) names an object. */

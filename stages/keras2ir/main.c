@@ -1,5 +1,9 @@
 /* keras2ir: Keras model (.keras or .h5) -> qpipe IR. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -31,6 +35,48 @@ static const qp_cli cli = {
 	"NHWC, so tools take data laid out as Keras does.\n",
 };
 
+/* ---- HDF5 crash guard (see keras_h5_depth in h5.c) ---------------------- */
+
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+static struct sigaction previous_actions[4];
+static char crash_line[1200];
+static size_t crash_len;
+
+static void on_fatal_signal(int sig, siginfo_t *info, void *context)
+{
+	(void)context;
+	if (keras_h5_depth > 0) {
+		ssize_t w = write(STDERR_FILENO, crash_line, crash_len);
+
+		(void)w;
+		_exit(QP_EXIT_INPUT);
+	}
+	/* Not inside HDF5: hand the signal back to whoever had it before (the
+	 * default action, or a sanitizer's report).  A fault recurs when the
+	 * instruction runs again; a signal someone sent is raised again. */
+	for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+		if (fatal_signals[i] == sig)
+			sigaction(sig, &previous_actions[i], NULL);
+	if (info->si_code <= 0)
+		raise(sig);
+}
+
+static void guard_hdf5(const char *path)
+{
+	struct sigaction sa;
+	int n = snprintf(crash_line, sizeof crash_line,
+			 "keras2ir: %s: the HDF5 library crashed reading the file (damaged HDF5 data)\n",
+			 qp_is_stdio(path) ? "-" : path);
+
+	crash_len = n < 0 ? 0 : (size_t)n < sizeof crash_line ? (size_t)n : sizeof crash_line - 1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fatal_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+		sigaction(fatal_signals[i], &sa, &previous_actions[i]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *in_path = "-", *out_path = NULL, *arg;
@@ -57,6 +103,7 @@ int main(int argc, char **argv)
 	if (qp_is_stdio(out_path) && isatty(STDOUT_FILENO))
 		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or a pipe");
 
+	guard_hdf5(in_path);
 	if (qp_read_all(in_path, &buf, &len, MODEL_MAX_BYTES, &err) != 0 ||
 	    keras_import(buf, len, &g, &err) != 0 ||
 	    (qp_graph_add_history(g, cli.prog, argc, argv) != 0 &&

@@ -91,6 +91,18 @@ check_model() {
 	[ -z "$(ls -A | grep -v '^g.keras$')" ]
 }
 
+@test "keras2ir: a damaged .h5 that crashes the HDF5 library is one error line, exit 1, no output" {
+	f="$FIXTURES/keras_fuzz/hdf5_crash.h5"
+	run -1 --separate-stderr keras2ir "$f" -o out.ir
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "keras2ir: $f: "* ]]
+	[ ! -e out.ir ]
+	# with Debian 12's HDF5 1.10.8 this is the crash guard's message
+	if [[ "$(dpkg-query -W -f '${Version}' libhdf5-103-1 2>/dev/null)" == 1.10.8* ]]; then
+		[ "$stderr" = "keras2ir: $f: the HDF5 library crashed reading the file (damaged HDF5 data)" ]
+	fi
+}
+
 @test "keras2ir: a missing file is an error" {
 	run -1 --separate-stderr keras2ir nope.h5 -o out.ir
 	[ "$stderr" = "keras2ir: nope.h5: cannot open: No such file or directory" ]
