@@ -392,7 +392,6 @@ static int image_fits_idx(const qp_datasrc *s)
 static int open_idx(qp_datasrc *s, qp_err *err)
 {
 	int64_t n;
-	struct stat st;
 	char s1[200];
 
 	if (qp_idx_open(&s->idx, s->path, err) != 0)
@@ -407,12 +406,12 @@ static int open_idx(qp_datasrc *s, qp_err *err)
 				  (long long)s->idx_w, (long long)s->idx_h);
 	/* A plain file's length is known: qp_idx_open caught truncation,
 	 * catch trailing data now rather than after the last sample. */
-	if (gzdirect(s->idx.gz) && stat(s->path, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (s->idx.file_bytes >= 0) {
 		int64_t want = qp_idx_header_bytes(&s->idx) + n * s->idx.item_bytes;
 
-		if ((int64_t)st.st_size != want)
+		if (s->idx.file_bytes != want)
 			return qp_err_set(err, "%s: trailing data: the header promises %lld bytes, the file has %lld",
-					  s->path, (long long)want, (long long)st.st_size);
+					  s->path, (long long)want, (long long)s->idx.file_bytes);
 	}
 	if (!image_fits_idx(s) && s->numel != s->idx_h * s->idx_w)
 		return qp_err_set(err, "%s: IDX images are %lldx%lld, model input '%s' %s is neither an image nor %lld values",

@@ -114,8 +114,10 @@ int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 	f->item_bytes = (int64_t)bytes;
 	/* An uncompressed file says how much data it holds: a header that
 	 * promises more is refused now, before anyone sizes a buffer by it. */
-	if (gzdirect(f->gz) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		int64_t have = (int64_t)st.st_size - 4 - 4 * f->rank;
+	f->file_bytes = gzdirect(f->gz) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
+			(int64_t)st.st_size : -1;
+	if (f->file_bytes >= 0) {
+		int64_t have = f->file_bytes - qp_idx_header_bytes(f);
 
 		if (f->items > 0 && have / f->item_bytes < f->items)
 			return short_data(f, 0, have, err);

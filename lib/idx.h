@@ -26,6 +26,8 @@ typedef struct qp_idx {
 	int64_t items;                 /* dims[0] */
 	int64_t item_bytes;            /* product of dims[1..] (1 for labels) */
 	int64_t items_read;
+	int64_t file_bytes;            /* a plain regular file's length; -1 when
+					  compressed or not a regular file */
 } qp_idx;
 
 /* Opens path ("-" = stdin; gzip is detected from the data, not the name)

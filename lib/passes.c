@@ -294,26 +294,6 @@ void qp_pass_remove_dead(qp_graph *g, int *count)
 		*count = removed;
 }
 
-static int pad_consumer(const qp_graph *g, int t, int *consumer)
-{
-	int i, j, found = -1;
-
-	for (i = 0; i < g->n_outputs; i++)
-		if (g->outputs[i].tensor == t)
-			return 0;
-	for (i = 0; i < g->n_nodes; i++)
-		for (j = 0; j < g->nodes[i].n_inputs; j++)
-			if (g->nodes[i].inputs[j] == t) {
-				if (found >= 0 && found != i)
-					return 0;
-				if (j != 0)
-					return 0;   /* the padded tensor must be X */
-				found = i;
-			}
-	*consumer = found;
-	return found >= 0;
-}
-
 /* True when every value of tensor t is >= 0 for sure (a Relu output), so
  * MaxPool's implicit -inf padding and an explicit 0 give the same maxima. */
 static int non_negative(const qp_graph *g, int t)
@@ -351,7 +331,9 @@ static int fold_one_pad(qp_graph *g, int pad, qp_err *err)
 	for (i = 0; i < np_count; i++)
 		if (pp[i] < 0 || ((i % rank) < 2 && pp[i] != 0))
 			return 0;
-	if (!pad_consumer(g, pn->outputs[0], &cons))
+	/* The Pad's output must feed one node, as its X. */
+	cons = only_consumer(g, pn->outputs[0]);
+	if (cons < 0 || g->nodes[cons].inputs[0] != pn->outputs[0])
 		return 0;
 	cn = &g->nodes[cons];
 	if (strcmp(cn->op, "Conv") && strcmp(cn->op, "AveragePool") && strcmp(cn->op, "MaxPool"))

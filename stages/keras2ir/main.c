@@ -38,7 +38,8 @@ static const qp_cli cli = {
 /* ---- HDF5 crash guard (see keras_h5_depth in h5.c) ---------------------- */
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
-static struct sigaction previous_actions[4];
+#define N_FATAL_SIGNALS (sizeof fatal_signals / sizeof fatal_signals[0])
+static struct sigaction previous_actions[N_FATAL_SIGNALS];
 static char crash_line[1200];
 static size_t crash_len;
 
@@ -54,7 +55,7 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *context)
 	/* Not inside HDF5: hand the signal back to whoever had it before (the
 	 * default action, or a sanitizer's report).  A fault recurs when the
 	 * instruction runs again; a signal someone sent is raised again. */
-	for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+	for (size_t i = 0; i < N_FATAL_SIGNALS; i++)
 		if (fatal_signals[i] == sig)
 			sigaction(sig, &previous_actions[i], NULL);
 	if (info->si_code <= 0)
@@ -73,7 +74,7 @@ static void guard_hdf5(const char *path)
 	sa.sa_sigaction = on_fatal_signal;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+	for (size_t i = 0; i < N_FATAL_SIGNALS; i++)
 		sigaction(fatal_signals[i], &sa, &previous_actions[i]);
 }
 

@@ -79,8 +79,17 @@ static int name_taken(const ctx *c, const char *name)
 	       qp_graph_find_tensor(c->dst, name) >= 0;
 }
 
-/* A fresh tensor name "base", "base_1", ... unused in both graphs. */
-static char *fresh_name(const ctx *c, const char *base)
+static int node_name_taken(const ctx *c, const char *name)
+{
+	for (int i = 0; i < c->dst->n_nodes; i++)
+		if (strcmp(c->dst->nodes[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A fresh name "base", "base_1", ... for which taken() is false. */
+static char *fresh_name_by(const ctx *c, const char *base,
+			   int (*taken)(const ctx *, const char *))
 {
 	size_t len = strlen(base) + 24;
 	char *s = malloc(len);
@@ -89,9 +98,15 @@ static char *fresh_name(const ctx *c, const char *base)
 	if (!s)
 		return NULL;
 	snprintf(s, len, "%s", base);
-	for (k = 1; name_taken(c, s); k++)
+	for (k = 1; taken(c, s); k++)
 		snprintf(s, len, "%s_%d", base, k);
 	return s;
+}
+
+/* A fresh tensor name unused in both graphs. */
+static char *fresh_name(const ctx *c, const char *base)
+{
+	return fresh_name_by(c, base, name_taken);
 }
 
 static int is_graph_output(const qp_graph *g, int t)
@@ -641,26 +656,6 @@ static int lower_transpose(ctx *c, const qp_node *n)
 	return lower_reshape(c, n);
 }
 
-/* A fresh node name "base", "base_1", ... unused in dst. */
-static char *fresh_node_name(const ctx *c, const char *base)
-{
-	size_t len = strlen(base) + 24;
-	char *s = malloc(len);
-
-	if (!s)
-		return NULL;
-	snprintf(s, len, "%s", base);
-	for (int k = 1;; k++) {
-		int taken = 0;
-
-		for (int i = 0; i < c->dst->n_nodes && !taken; i++)
-			taken = strcmp(c->dst->nodes[i].name, s) == 0;
-		if (!taken)
-			return s;
-		snprintf(s, len, "%s_%d", base, k);
-	}
-}
-
 /* A new int8 tensor "<node>/suffix" of the given dims with the
  * quantization of dst tensor like; returns it or -1. */
 static int new_temp(ctx *c, const qp_node *n, int like, int rank, const int64_t *dims,
@@ -694,7 +689,7 @@ static int add_view(ctx *c, const qp_node *n, int from, int to, const char *suff
 	int node;
 
 	snprintf(base, sizeof base, "%s/%s", n->name, suffix);
-	if (!(name = fresh_node_name(c, base)))
+	if (!(name = fresh_name_by(c, base, node_name_taken)))
 		return fail(c, n, "out of memory");
 	node = qp_graph_add_node(c->dst, name, "QReshape", 1, &from, 1, &to, &c->line);
 	free(name);
