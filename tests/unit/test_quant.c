@@ -398,6 +398,27 @@ static int add_const(qp_graph *g, const char *name, int rank, const int64_t *dim
 	return t;
 }
 
+/* Adds "bn": BatchNormalization(c) -> "y" of the given dims, epsilon 1,
+ * gamma {1, 2}, beta {0.5, -1}, mean {1, 0}, var {3, 0} (two channels). */
+static int add_bn(qp_graph *g, int c, int rank, const int64_t *dims)
+{
+	static const int64_t vd[1] = {2};
+	static const float gamma[2] = {1, 2}, beta[2] = {0.5f, -1}, mean[2] = {1, 0},
+			   var[2] = {3, 0};
+	qp_err err = {{0}};
+	int in[5], y, ni;
+
+	in[0] = c;
+	in[1] = add_const(g, "gamma", 1, vd, gamma);
+	in[2] = add_const(g, "beta", 1, vd, beta);
+	in[3] = add_const(g, "mean", 1, vd, mean);
+	in[4] = add_const(g, "var", 1, vd, var);
+	y = qp_graph_add_tensor(g, "y", QP_DT_FLOAT32, rank, dims, &err);
+	ni = qp_graph_add_node(g, "bn", "BatchNormalization", 5, in, 1, &y, &err);
+	qp_node_set_float(&g->nodes[ni], "epsilon", 1.0f);
+	return y;
+}
+
 /* x[1,1,1,2] -> Conv(W[2,1,1,1] = {2, 3}, B) -> c -> BN -> y, epsilon 1,
  * gamma {1, 2}, beta {0.5, -1}, mean {1, 0}, var {3, 0}:
  *   a = gamma / sqrt(var + 1) = {0.5, 2}
@@ -407,11 +428,10 @@ static qp_graph *bn_graph(int with_bias, int c_is_output)
 {
 	static const int64_t xd[4] = {1, 1, 1, 2}, wd[4] = {2, 1, 1, 1}, vd[1] = {2},
 			     yd[4] = {1, 2, 1, 2};
-	static const float w[2] = {2, 3}, b[2] = {4, 1}, gamma[2] = {1, 2},
-			   beta[2] = {0.5f, -1}, mean[2] = {1, 0}, var[2] = {3, 0};
+	static const float w[2] = {2, 3}, b[2] = {4, 1};
 	qp_err err = {{0}};
 	qp_graph *g = qp_graph_new();
-	int x, c, y, in[5], ni;
+	int x, c, y, in[3];
 
 	if (!g)
 		return NULL;
@@ -421,14 +441,7 @@ static qp_graph *bn_graph(int with_bias, int c_is_output)
 	in[2] = with_bias ? add_const(g, "b", 1, vd, b) : -1;
 	c = qp_graph_add_tensor(g, "c", QP_DT_FLOAT32, 4, yd, &err);
 	qp_graph_add_node(g, "conv", "Conv", with_bias ? 3 : 2, in, 1, &c, &err);
-	in[0] = c;
-	in[1] = add_const(g, "gamma", 1, vd, gamma);
-	in[2] = add_const(g, "beta", 1, vd, beta);
-	in[3] = add_const(g, "mean", 1, vd, mean);
-	in[4] = add_const(g, "var", 1, vd, var);
-	y = qp_graph_add_tensor(g, "y", QP_DT_FLOAT32, 4, yd, &err);
-	ni = qp_graph_add_node(g, "bn", "BatchNormalization", 5, in, 1, &y, &err);
-	qp_node_set_float(&g->nodes[ni], "epsilon", 1.0f);
+	y = add_bn(g, c, 4, yd);
 	g->n_inputs = 1;
 	g->inputs = calloc(1, sizeof *g->inputs);
 	g->n_outputs = c_is_output ? 2 : 1;
@@ -458,11 +471,10 @@ static qp_graph *bn_graph(int with_bias, int c_is_output)
 static qp_graph *gemm_bn_graph(int trans_b)
 {
 	static const int64_t xd[2] = {1, 2}, bd[2] = {2, 2}, vd[1] = {2};
-	static const float b[4] = {1, 2, 3, 4}, c[2] = {4, 1}, gamma[2] = {1, 2},
-			   beta[2] = {0.5f, -1}, mean[2] = {1, 0}, var[2] = {3, 0};
+	static const float b[4] = {1, 2, 3, 4}, c[2] = {4, 1};
 	qp_err err = {{0}};
 	qp_graph *g = qp_graph_new();
-	int x, ct, y, in[5], ni;
+	int x, ct, y, in[3], ni;
 
 	if (!g)
 		return NULL;
@@ -473,14 +485,7 @@ static qp_graph *gemm_bn_graph(int trans_b)
 	ct = qp_graph_add_tensor(g, "c", QP_DT_FLOAT32, 2, xd, &err);
 	ni = qp_graph_add_node(g, "dense", "Gemm", 3, in, 1, &ct, &err);
 	qp_node_set_int(&g->nodes[ni], "transB", trans_b);
-	in[0] = ct;
-	in[1] = add_const(g, "gamma", 1, vd, gamma);
-	in[2] = add_const(g, "beta", 1, vd, beta);
-	in[3] = add_const(g, "mean", 1, vd, mean);
-	in[4] = add_const(g, "var", 1, vd, var);
-	y = qp_graph_add_tensor(g, "y", QP_DT_FLOAT32, 2, xd, &err);
-	ni = qp_graph_add_node(g, "bn", "BatchNormalization", 5, in, 1, &y, &err);
-	qp_node_set_float(&g->nodes[ni], "epsilon", 1.0f);
+	y = add_bn(g, ct, 2, xd);
 	g->n_inputs = g->n_outputs = 1;
 	g->inputs = calloc(1, sizeof *g->inputs);
 	g->outputs = calloc(1, sizeof *g->outputs);
