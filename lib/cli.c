@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "io.h"
 #include "ir.h"
 
 /* The one piece of process-wide state: who we are, for messages. */
@@ -85,8 +87,15 @@ int qp_cli_next(const qp_cli *cli, int argc, char **argv, const char **arg,
 	c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	*arg = optarg;
 	*optind_out = optind;
-	if (c == -1)
+	if (c == -1) {
+		int i;
+
+		/* Every operand is a path, and '' is none: never read it as '-'. */
+		for (i = optind; i < argc; i++)
+			if (!argv[i][0])
+				qp_usage_error("an empty path ('') was given as an operand");
 		return -1;
+	}
 	if (c == 'h' || c == OPT_HELP) {
 		print_help(cli);
 		exit(QP_EXIT_OK);
@@ -108,9 +117,22 @@ int qp_cli_next(const qp_cli *cli, int argc, char **argv, const char **arg,
 	}
 	/* Map short letters that share an id with a table entry. */
 	for (o = cli->opts; o && o->id; o++)
-		if (o->id == c || (o->short_name && o->short_name == c))
+		if (o->id == c || (o->short_name && o->short_name == c)) {
+			/* No option takes an empty value; for a PATH, '' would
+			 * otherwise be reported as standard input or output. */
+			if (o->arg && optarg && !optarg[0])
+				qp_usage_error("option '--%s' wants a %s, not an empty string ('')",
+					       o->name, o->arg);
 			return o->id;
+		}
 	return c;
+}
+
+void qp_cli_check_output(const char *output, int has_force, int force)
+{
+	if (qp_is_stdio(output) && !force && isatty(STDOUT_FILENO))
+		qp_usage_error("refusing to write binary output to a terminal; use -o PATH, a pipe%s",
+			       has_force ? " or -f" : "");
 }
 
 void qp_usage_error(const char *fmt, ...)

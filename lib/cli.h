@@ -34,10 +34,15 @@ typedef struct qp_cli {
 /* Sets the program name used by qp_die and friends. */
 void qp_cli_init(const qp_cli *cli);
 /* Next option id, or -1 when the options end (then *optind_out is the index
- * of the first operand).  Handles --help (stdout, exit 0), --version
+ * of the first operand).  An empty option value or operand is a usage
+ * error.  Handles --help (stdout, exit 0), --version
  * (exit 0) and unknown options / missing arguments (usage, exit 2). */
 int qp_cli_next(const qp_cli *cli, int argc, char **argv, const char **arg,
 		int *optind_out);
+/* For a tool whose output is binary: a usage error (exit 2) when output
+ * names standard output, that is a terminal and force is not set.  The hint
+ * offers -f only when the tool has it (has_force). */
+void qp_cli_check_output(const char *output, int has_force, int force);
 /* Prints "prog: msg" and the synopsis to stderr, exits 2. */
 _Noreturn void qp_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

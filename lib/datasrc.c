@@ -511,12 +511,33 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Names that say "a file": the formats other than a folder. */
+static int is_data_file_name(const char *path)
+{
+	static const char *const exts[] = {".npy", ".npz", ".idx", ".gz", ".txt", ".lst"};
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+		size_t m = strlen(exts[i]);
+
+		if (n >= m && strncasecmp(path + n - m, exts[i], m) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int open_folder(qp_datasrc *s, qp_err *err)
 {
 	int64_t cap = 0;
 
 	if (walk(s, &cap, s->path, 0, err))
 		return -1;
+	/* A folder named like a data file ("x.npy/") was meant to be one. */
+	if (s->n_files == 0 && (is_data_file_name(s->path) || is_image_name(s->path)))
+		return qp_err_set(err, "%s: is a directory, not a file (and holds no images " IMAGE_EXTS ")",
+				  s->path);
 	if (s->n_files == 0)
 		return qp_err_set(err, "%s: no images (" IMAGE_EXTS ")", s->path);
 	/* Every path shares the folder prefix, so this is the order of the
@@ -563,6 +584,10 @@ static int open_list(qp_datasrc *s, qp_err *err)
 			rc = qp_err_set(err, "out of memory");
 		} else if (stat(p, &st) != 0 || access(p, R_OK) != 0) {
 			rc = qp_err_errno(err, "%s:%lld: %s: cannot open", s->path, (long long)lineno, p);
+			free(p);
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = qp_err_set(err, "%s:%lld: %s: is a directory, not an image file", s->path,
+					(long long)lineno, p);
 			free(p);
 		} else if (!S_ISREG(st.st_mode)) {
 			rc = qp_err_set(err, "%s:%lld: %s: not a regular file", s->path, (long long)lineno, p);
@@ -617,7 +642,8 @@ static int open_by_content(qp_datasrc *s, qp_err *err)
 		return qp_err_errno(err, "%s: cannot open", s->path);
 	got = fread(m, 1, sizeof m, fp);
 	fclose(fp);
-	if (got >= 6 && memcmp(m, "\x93NUMPY", 6) == 0) {
+	/* A file cut inside the magic is a truncated .npy (the reader says so). */
+	if (got > 0 && memcmp(m, "\x93NUMPY", got < 6 ? got : 6) == 0) {
 		s->kind = SRC_NPY;
 		return 0;
 	}
@@ -807,6 +833,15 @@ static int next_npy(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 			return qp_err_prefix(err, "%s: member %s", what, s->member);
 		return qp_err_prefix(err, "%s", what);
 	}
+	/* Bad data is named where it is, not by the first tensor it poisons;
+	 * k and the element count in the file's own order (no --shuffle or
+	 * --skip in it, no layout transposition). */
+	for (int64_t i = 0; i < s->npy.row_elems; i++)
+		if (!isfinite(s->row[i]))
+			return qp_err_set(err, "%s%s%s: sample %lld: non-finite value (%s) at element %lld",
+					  what, s->member ? ": member " : "", s->member ? s->member : "",
+					  (long long)k, isnan(s->row[i]) ? "NaN" : s->row[i] > 0 ? "+inf" : "-inf",
+					  (long long)i);
 	qp_layout_to_canonical(s->layout, s->rank, s->dims, s->row, sample);
 	return 0;
 }

@@ -9,48 +9,98 @@
 
 #include "io.h"
 
-/* zlib's message without the "<fd:3>: " it puts before it (the caller
- * names the file already). */
-static const char *gz_message(gzFile gz, int *zerr)
+/* Reads more input after the unread bytes (moved to the front). */
+static int fill(qp_idx *f, qp_err *err)
 {
-	const char *msg = gzerror(gz, zerr);
-	const char *sep = strstr(msg, ">: ");
+	ssize_t r;
 
-	return strncmp(msg, "<fd:", 4) == 0 && sep ? sep + 3 : msg;
+	if (f->zs.avail_in && f->zs.next_in != f->in)
+		memmove(f->in, f->zs.next_in, f->zs.avail_in);
+	f->zs.next_in = f->in;
+	do
+		r = read(f->fd, f->in + f->zs.avail_in, sizeof f->in - f->zs.avail_in);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return qp_err_errno(err, "read error");
+	if (r == 0)
+		f->eof = 1;
+	f->zs.avail_in += (uInt)r;
+	f->raw_read += r;
+	return 0;
 }
 
-/* Reads up to len bytes; returns the count read or -1 on a zlib error
- * (a corrupt or truncated gzip stream), with the message in err. */
+/* A gzip member has ended.  Another may follow (gzip's multi-member
+ * streams); anything else is trailing data, an error (docs/man/idx2npy.md),
+ * counted to the end of the file for the message. */
+static int member_end(qp_idx *f, qp_err *err)
+{
+	int64_t end = f->raw_read - f->zs.avail_in, extra = 0;
+
+	while (f->zs.avail_in < 2 && !f->eof)
+		if (fill(f, err))
+			return -1;
+	if (f->zs.avail_in == 0) {
+		f->stream_end = 1;
+		return 0;
+	}
+	if (f->zs.avail_in >= 2 && f->zs.next_in[0] == 0x1f && f->zs.next_in[1] == 0x8b)
+		return inflateReset(&f->zs) == Z_OK ? 0 : qp_err_set(err, "out of memory");
+	do {
+		extra += f->zs.avail_in;
+		f->zs.avail_in = 0;
+		if (!f->eof && fill(f, err))
+			return -1;
+	} while (f->zs.avail_in);
+	return qp_err_set(err, "trailing data: %lld bytes after the gzip stream, which ends at byte %lld",
+			  (long long)extra, (long long)end);
+}
+
+/* Reads up to len bytes; returns the count read (short only at the end of
+ * the data) or -1 on a read error or a corrupt, truncated or trailed gzip
+ * stream, with the message in err. */
 static int64_t read_bytes(qp_idx *f, void *dst, int64_t len, qp_err *err)
 {
+	unsigned char *out = dst;
 	int64_t done = 0;
 
 	while (done < len) {
-		int64_t want = len - done;
-		int got, zerr;
+		uInt want = len - done > (1 << 30) ? 1u << 30 : (uInt)(len - done);
+		int rc;
 
-		if (want > INT_MAX / 2)
-			want = INT_MAX / 2;
-		got = gzread(f->gz, (unsigned char *)dst + done, (unsigned)want);
-		if (got < 0) {
-			const char *msg = gz_message(f->gz, &zerr);
+		if (f->zs.avail_in == 0 && !f->eof && fill(f, err))
+			return -1;
+		if (!f->gzip) {
+			uInt n = f->zs.avail_in < want ? f->zs.avail_in : want;
 
-			if (zerr == Z_ERRNO)
-				return qp_err_errno(err, "read error");
-			return qp_err_set(err, "corrupt gzip data (%s)", msg);
+			if (n == 0)
+				break;
+			memcpy(out + done, f->zs.next_in, n);
+			f->zs.next_in += n;
+			f->zs.avail_in -= n;
+			done += n;
+			continue;
 		}
-		if (got == 0)
+		if (f->stream_end)
 			break;
-		done += got;
+		f->zs.next_out = out + done;
+		f->zs.avail_out = want;
+		rc = inflate(&f->zs, Z_NO_FLUSH);
+		done += want - f->zs.avail_out;
+		if (rc == Z_STREAM_END) {
+			if (member_end(f, err))
+				return -1;
+		} else if (rc == Z_BUF_ERROR) {
+			/* No progress with room to write: the input ran out. */
+			if (f->eof)
+				return qp_err_set(err, "corrupt or truncated gzip data (unexpected end of file)");
+		} else if (rc == Z_MEM_ERROR) {
+			return qp_err_set(err, "out of memory");
+		} else if (rc != Z_OK) {
+			return qp_err_set(err, "corrupt gzip data (%s)",
+					  f->zs.msg ? f->zs.msg : "compressed data error");
+		}
 	}
-	if (done < len) {
-		int zerr;
-		const char *msg = gz_message(f->gz, &zerr);
-
-		/* A gzip stream cut short reports "unexpected end of file". */
-		if (zerr != Z_OK && zerr != Z_STREAM_END)
-			return qp_err_set(err, "corrupt or truncated gzip data (%s)", msg);
-	}
+	f->pos += done;
 	return done;
 }
 
@@ -68,12 +118,21 @@ int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 	fd = qp_is_stdio(path) ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return qp_err_errno(err, "cannot open");
-	/* gzdopen reads plain files transparently, so "x.idx" and "x.idx.gz"
-	 * take the same path. */
-	f->gz = gzdopen(fd, "rb");
-	if (!f->gz) {
-		close(fd);
-		return qp_err_set(err, "out of memory opening the file");
+	f->live = 1;
+	f->fd = fd;
+	f->zs.next_in = f->in;
+	f->start = lseek(fd, 0, SEEK_CUR);
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		return qp_err_set(err, "is a directory, not an IDX file");
+	/* gzip is recognised by its magic, so "x.idx" and "x.idx.gz" take
+	 * the same path. */
+	while (f->zs.avail_in < 2 && !f->eof)
+		if (fill(f, err))
+			return -1;
+	if (f->zs.avail_in >= 2 && f->in[0] == 0x1f && f->in[1] == 0x8b) {
+		if (inflateInit2(&f->zs, 15 + 16) != Z_OK)
+			return qp_err_set(err, "out of memory opening the file");
+		f->gzip = 1;
 	}
 	got = read_bytes(f, head, 4, err);
 	if (got < 0)
@@ -114,7 +173,7 @@ int qp_idx_open(qp_idx *f, const char *path, qp_err *err)
 	f->item_bytes = (int64_t)bytes;
 	/* An uncompressed file says how much data it holds: a header that
 	 * promises more is refused now, before anyone sizes a buffer by it. */
-	f->file_bytes = gzdirect(f->gz) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
+	f->file_bytes = !f->gzip && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
 			(int64_t)st.st_size : -1;
 	if (f->file_bytes >= 0) {
 		int64_t have = f->file_bytes - qp_idx_header_bytes(f);
@@ -189,9 +248,12 @@ int qp_idx_finish(qp_idx *f, qp_err *err)
 
 void qp_idx_close(qp_idx *f)
 {
-	if (f->gz)
-		gzclose(f->gz);
-	f->gz = NULL;
+	if (!f->live)
+		return;
+	if (f->gzip)
+		inflateEnd(&f->zs);
+	close(f->fd);
+	f->live = f->gzip = 0;
 }
 
 int64_t qp_idx_header_bytes(const qp_idx *f)
@@ -201,15 +263,41 @@ int64_t qp_idx_header_bytes(const qp_idx *f)
 
 int qp_idx_seek(qp_idx *f, int64_t k, qp_err *err)
 {
-	int zerr;
+	int64_t target;
 
 	if (k < 0 || k >= f->items)
 		qp_bug("qp_idx_seek to item %lld of %lld", (long long)k, (long long)f->items);
 	if (k == f->items_read)
 		return 0;
-	if (gzseek(f->gz, (z_off_t)(qp_idx_header_bytes(f) + k * f->item_bytes), SEEK_SET) < 0)
-		return qp_err_set(err, "cannot seek to item %lld (%s)", (long long)k,
-				  gz_message(f->gz, &zerr));
+	target = qp_idx_header_bytes(f) + k * f->item_bytes;
+	if (!f->gzip && f->start >= 0 && lseek(f->fd, f->start + target, SEEK_SET) >= 0) {
+		f->zs.avail_in = 0;
+		f->eof = 0;
+		f->raw_read = f->pos = target;
+	} else {
+		/* A gzip stream (or a pipe) reads forward; going back rereads
+		 * from the start, as gzseek does. */
+		if (target < f->pos) {
+			if (f->start < 0 || lseek(f->fd, f->start, SEEK_SET) < 0)
+				return qp_err_errno(err, "cannot seek to item %lld", (long long)k);
+			f->zs.avail_in = 0;
+			f->eof = f->stream_end = 0;
+			f->raw_read = f->pos = 0;
+			if (f->gzip && inflateReset(&f->zs) != Z_OK)
+				return qp_err_set(err, "out of memory");
+		}
+		while (f->pos < target) {
+			unsigned char scratch[4096];
+			int64_t want = target - f->pos < (int64_t)sizeof scratch ?
+				       target - f->pos : (int64_t)sizeof scratch;
+			int64_t got = read_bytes(f, scratch, want, err);
+
+			if (got < 0)
+				return -1;
+			if (got < want)
+				return short_data(f, 0, f->pos - qp_idx_header_bytes(f), err);
+		}
+	}
 	f->items_read = k;
 	return 0;
 }

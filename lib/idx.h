@@ -20,7 +20,16 @@
 #define QP_IDX_MAX_RANK 3
 
 typedef struct qp_idx {
-	gzFile gz;
+	int live;                      /* fd is open (and zs, when gzip) */
+	int fd;
+	int gzip;                      /* the data is gzip (else read as is) */
+	int eof;                       /* read() returned 0 */
+	int stream_end;                /* gzip: the last member has ended */
+	z_stream zs;                   /* next_in/avail_in: the unread input */
+	int64_t start;                 /* fd offset of byte 0 (-1: a pipe) */
+	int64_t raw_read;              /* bytes read from fd since byte 0 */
+	int64_t pos;                   /* uncompressed bytes delivered */
+	unsigned char in[1 << 14];
 	int rank;                      /* 1 (labels) or 3 (images) */
 	uint32_t dims[QP_IDX_MAX_RANK];   /* dims[0] = number of items */
 	int64_t items;                 /* dims[0] */
@@ -32,7 +41,9 @@ typedef struct qp_idx {
 
 /* Opens path ("-" = stdin; gzip is detected from the data, not the name)
  * and validates the header: magic, element type, rank, dimensions, and no
- * overflow in the data size. */
+ * overflow in the data size.  Concatenated gzip members are one stream (as
+ * for gunzip); bytes after the last member that are not one are an error
+ * when the reader gets there (unlike zlib's gzread, which ignores them). */
 int qp_idx_open(qp_idx *f, const char *path, qp_err *err);
 /* Reads the next n items (n * item_bytes bytes) into dst.  A short file or
  * a damaged gzip stream is an error. */

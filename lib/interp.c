@@ -46,77 +46,21 @@ static int is_float_op(const qp_op_def *d)
 	return 0;
 }
 
-static const char *dims_str(int rank, const int64_t *dims, char *buf, size_t len)
-{
-	size_t used = (size_t)snprintf(buf, len, "[");
-
-	for (int i = 0; i < rank && used < len; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%lld",
-					 i ? "," : "", (long long)dims[i]);
-	if (used < len)
-		snprintf(buf + used, len - used, "]");
-	return buf;
-}
-
-/* Runs every op's inference over a copy of the tensor table and checks that
- * the IR's stored dtypes and shapes agree: a hand-edited or corrupt IR must
- * not make a kernel read or write past a buffer. */
+/* Every node needs a kernel, and the IR's stored dtypes and shapes must be
+ * what the ops give (qp_graph_check_shapes): a hand-edited or corrupt IR
+ * must not make a kernel read or write past a buffer. */
 static int check_shapes(const qp_graph *g, qp_err *err)
 {
-	qp_graph scratch = *g;
-	int rc = 0;
-
-	scratch.tensors = malloc(sizeof(qp_tensor) * (size_t)(g->n_tensors ? g->n_tensors : 1));
-	if (!scratch.tensors)
-		return qp_err_set(err, "out of memory");
-	memcpy(scratch.tensors, g->tensors, sizeof(qp_tensor) * (size_t)g->n_tensors);
-	/* Inference rewrites outputs with qp_tensor_reshape, which frees
-	 * data: outputs have none, but the copy must never free the graph's. */
-	for (int i = 0; i < g->n_nodes; i++)
-		for (int j = 0; j < g->nodes[i].n_outputs; j++) {
-			qp_tensor *t = &scratch.tensors[g->nodes[i].outputs[j]];
-
-			t->data = NULL;
-			t->nbytes = 0;
-		}
-	for (int i = 0; i < g->n_nodes && rc == 0; i++) {
+	for (int i = 0; i < g->n_nodes; i++) {
 		const qp_node *n = &g->nodes[i];
 		const qp_op_def *d = qp_op_find(n->op);
 
-		if (!d) {
-			rc = node_err(err, n, "unsupported op");
-			break;
-		}
-		if (!d->run) {
-			rc = node_err(err, n, "op has no kernel");
-			break;
-		}
-		if (!d->infer)
-			continue;
-		if (d->infer(&scratch, i, err)) {
-			rc = -1;
-			break;
-		}
-		for (int j = 0; j < n->n_outputs; j++) {
-			const qp_tensor *want = &scratch.tensors[n->outputs[j]];
-			const qp_tensor *have = &g->tensors[n->outputs[j]];
-			char s1[160], s2[160], msg[512];
-
-			if (want->dtype == have->dtype && want->rank == have->rank &&
-			    memcmp(want->dims, have->dims,
-				   sizeof(int64_t) * (size_t)have->rank) == 0)
-				continue;
-			snprintf(msg, sizeof msg, "tensor '%s' is %s %s in the IR, but the op gives %s %s",
-				 have->name, qp_dtype_name(have->dtype),
-				 dims_str(have->rank, have->dims, s1, sizeof s1),
-				 qp_dtype_name(want->dtype),
-				 dims_str(want->rank, want->dims, s2, sizeof s2));
-			rc = node_err(err, n, msg);
-			break;
-		}
+		if (!d)
+			return node_err(err, n, "unsupported op");
+		if (!d->run)
+			return node_err(err, n, "op has no kernel");
 	}
-	free(scratch.tensors);
-	return rc;
+	return qp_graph_check_shapes(g, err);
 }
 
 static void value_from_tensor(qp_value *v, const qp_tensor *t)

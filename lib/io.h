@@ -1,9 +1,14 @@
 /* File input and atomic file output shared by every tool.
  *
- * "-" (or NULL) names standard input or output.  Outputs to a path are
- * written to a temporary file beside the target and renamed into place only
- * by qp_out_commit, so a failed or killed stage never leaves a plausible
- * partial file behind (pairs with .DELETE_ON_ERROR in make).
+ * "-" (or NULL) names standard input or output.  An output path that is a
+ * regular file (or does not exist yet) is written to a temporary file beside
+ * it and renamed into place only by qp_out_commit, so a failed or killed
+ * stage never leaves a plausible partial file behind (pairs with
+ * .DELETE_ON_ERROR in make); the new file keeps the old one's mode (and
+ * owner, where the process may give it).  A symbolic link is followed and
+ * its target replaced, in the target's directory.  A character or block
+ * device, FIFO or socket is written in place: renaming over it would
+ * destroy the node and never reach its reader.
  */
 #ifndef QP_IO_H
 #define QP_IO_H
@@ -24,14 +29,16 @@ int qp_is_stdio(const char *path);
 
 typedef struct qp_out {
 	FILE *fp;        /* write here */
-	char *path;      /* final path, NULL for stdout */
-	char *tmp;       /* temporary path, NULL for stdout */
+	char *path;      /* final path with links resolved; NULL for stdout */
+	char *tmp;       /* temporary path; NULL for stdout and in-place writes */
 } qp_out;
 
 /* Opens an output.  path NULL or "-" = stdout, refused when stdout is a
- * terminal and binary is set unless force is set. */
+ * terminal and binary is set unless force is set (tools check this first,
+ * as a usage error: qp_cli_check_output).  An empty path is an error. */
 int qp_out_open(qp_out *o, const char *path, int binary, int force, qp_err *err);
-/* Flushes, fsyncs, closes and renames into place.  On failure the temporary
+/* Flushes, fsyncs, closes and renames into place (in-place outputs are
+ * flushed and closed).  On failure the temporary
  * file is removed and -1 returned.  Write errors seen earlier (short write,
  * EPIPE) are reported here. */
 int qp_out_commit(qp_out *o, qp_err *err);

@@ -19,6 +19,7 @@
 #include "cli.h"      /* QP_VERSION, for history entries */
 #include "crc32c.h"
 #include "io.h"
+#include "utf8.h"
 
 #define IR_MAGIC "\x89QPIR\r\n\x1a"
 #define IR_END_MAGIC "QPEN"
@@ -936,6 +937,23 @@ static const char *json_str(const cJSON *v)
 	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
+/* Every key and string in v is valid UTF-8 (docs/ir.md section 1).  cJSON
+ * copies the bytes of a string as they are, so a tree built in memory may
+ * hold anything; depth is bounded as cJSON bounds parsing. */
+static int json_utf8_ok(const cJSON *v, int depth)
+{
+	if (depth > CJSON_NESTING_LIMIT)
+		return 0;
+	if (v->string && !qp_utf8_valid_str(v->string))
+		return 0;
+	if (cJSON_IsString(v) || cJSON_IsRaw(v))
+		return qp_utf8_valid_str(v->valuestring);
+	for (const cJSON *c = v->child; c; c = c->next)
+		if (!json_utf8_ok(c, depth + 1))
+			return 0;
+	return 1;
+}
+
 /* History entries are {"tool": s, "version": s, "argv": [s, ...]}: checked
  * by the verifier too, so no stage can write a file readers refuse. */
 static int check_history(const cJSON *h, qp_err *err)
@@ -956,6 +974,8 @@ static int check_history(const cJSON *h, qp_err *err)
 		for (const cJSON *a = argv->child; a; a = a->next)
 			if (!json_str(a))
 				return qp_err_set(err, "history[%d]: argv must hold strings", i);
+		if (!json_utf8_ok(e, 0))
+			return qp_err_set(err, "history[%d] holds a string that is not valid UTF-8", i);
 	}
 	return 0;
 }
@@ -1058,6 +1078,8 @@ static int verify_tensor(const qp_tensor *t, qp_err *err)
 
 static int verify_node_shape(const qp_graph *g, const qp_node *n, qp_err *err)
 {
+	char shown[QP_UTF8_SHOW_MAX];
+
 	if (!n->op || !n->op[0])
 		return qp_err_set(err, "node '%s' has no op", n->name);
 	if (n->n_inputs < 0 || (n->n_inputs && !n->inputs))
@@ -1078,6 +1100,9 @@ static int verify_node_shape(const qp_graph *g, const qp_node *n, qp_err *err)
 		if (!at->name || !at->name[0])
 			return qp_err_set(err, "attribute with an empty name (node '%s', op '%s')",
 					  n->name, n->op);
+		if (!qp_utf8_valid_str(at->name))
+			return qp_err_set(err, "attribute name '%s' is not valid UTF-8 (node '%s', op '%s')",
+					  qp_utf8_show(shown, at->name), n->name, n->op);
 		for (int b = 0; b < a; b++)
 			if (strcmp(n->attrs[b].name, at->name) == 0)
 				return qp_err_set(err, "duplicate attribute '%s' (node '%s', op '%s')",
@@ -1108,6 +1133,9 @@ static int verify_node_shape(const qp_graph *g, const qp_node *n, qp_err *err)
 			if (!at->s)
 				return qp_err_set(err, "attribute '%s' has no string (node '%s', op '%s')",
 						  at->name, n->name, n->op);
+			if (!qp_utf8_valid_str(at->s))
+				return qp_err_set(err, "attribute '%s' value '%s' is not valid UTF-8 (node '%s', op '%s')",
+						  at->name, qp_utf8_show(shown, at->s), n->name, n->op);
 			break;
 		default:
 			return qp_err_set(err, "attribute '%s' has unknown type %d (node '%s', op '%s')",
@@ -1120,6 +1148,8 @@ static int verify_node_shape(const qp_graph *g, const qp_node *n, qp_err *err)
 static int verify_io(const qp_graph *g, const qp_graph_io *io, int n, const char *what,
 		     qp_err *err)
 {
+	char shown[QP_UTF8_SHOW_MAX];
+
 	for (int i = 0; i < n; i++) {
 		int t = io[i].tensor;
 
@@ -1128,7 +1158,7 @@ static int verify_io(const qp_graph *g, const qp_graph_io *io, int n, const char
 					  what, i, t);
 		if (io[i].layout && strcmp(io[i].layout, "NCHW") && strcmp(io[i].layout, "NHWC"))
 			return qp_err_set(err, "graph %s '%s': unknown layout '%s' (want NCHW or NHWC)",
-					  what, g->tensors[t].name, io[i].layout);
+					  what, g->tensors[t].name, qp_utf8_show(shown, io[i].layout));
 		for (int j = 0; j < i; j++)
 			if (io[j].tensor == t)
 				return qp_err_set(err, "graph %s '%s' is listed twice", what,
@@ -1141,6 +1171,7 @@ int qp_graph_verify(const qp_graph *g, qp_err *err)
 {
 	name_map names = { 0 };
 	unsigned char *state = NULL;   /* per tensor: 1 available, 2 produced */
+	char shown[QP_UTF8_SHOW_MAX], shown_op[QP_UTF8_SHOW_MAX];
 	int rc = -1;
 
 	if (!g)
@@ -1156,6 +1187,11 @@ int qp_graph_verify(const qp_graph *g, qp_err *err)
 			qp_err_set(err, "tensor %d: name must be 1 to %d bytes", i, IR_MAX_NAME);
 			goto out;
 		}
+		if (!qp_utf8_valid_str(t->name)) {
+			qp_err_set(err, "tensor %d: name '%s' is not valid UTF-8", i,
+				   qp_utf8_show(shown, t->name));
+			goto out;
+		}
 		if (map_put(&names, t->name, i) >= 0) {
 			qp_err_set(err, "duplicate tensor name '%s'", t->name);
 			goto out;
@@ -1169,9 +1205,19 @@ int qp_graph_verify(const qp_graph *g, qp_err *err)
 	for (int i = 0; i < g->n_nodes; i++) {
 		const qp_node *n = &g->nodes[i];
 
+		if (!qp_utf8_valid_str(n->op)) {
+			qp_err_set(err, "node %d: op name is not valid UTF-8 (node '%s', op '%s')", i,
+				   qp_utf8_show(shown, n->name), qp_utf8_show(shown_op, n->op));
+			goto out;
+		}
 		if (!name_ok(n->name)) {
 			qp_err_set(err, "node %d: name must be 1 to %d bytes (op '%s')", i,
 				   IR_MAX_NAME, n->op ? n->op : "");
+			goto out;
+		}
+		if (!qp_utf8_valid_str(n->name)) {
+			qp_err_set(err, "node %d: name is not valid UTF-8 (node '%s', op '%s')", i,
+				   qp_utf8_show(shown, n->name), n->op ? n->op : "");
 			goto out;
 		}
 		if (map_put(&names, n->name, i) >= 0) {
@@ -1188,6 +1234,10 @@ int qp_graph_verify(const qp_graph *g, qp_err *err)
 		goto out;
 	if (g->meta && !cJSON_IsObject(g->meta)) {
 		qp_err_set(err, "meta must be a JSON object");
+		goto out;
+	}
+	if (g->meta && !json_utf8_ok(g->meta, 0)) {
+		qp_err_set(err, "meta holds a string that is not valid UTF-8");
 		goto out;
 	}
 
@@ -1270,8 +1320,12 @@ int qp_graph_add_history(qp_graph *g, const char *tool, int argc, char **argv)
 		/* argv[0] as the tool's name, not the build's path: the history
 		 * should read the same on every machine. */
 		const char *slash = i == 0 ? strrchr(a, '/') : NULL;
-		cJSON *s = cJSON_CreateString(slash ? slash + 1 : a);
+		/* Any file name works: bytes that are not UTF-8 are kept as
+		 * the text \xNN (docs/ir.md section 1). */
+		char *text = qp_utf8_escape_dup(slash ? slash + 1 : a);
+		cJSON *s = text ? cJSON_CreateString(text) : NULL;
 
+		free(text);
 		if (!s)
 			goto fail;
 		cJSON_AddItemToArray(args, s);
@@ -1837,6 +1891,9 @@ int qp_ir_read_mem(const void *buf, size_t len, qp_graph **out, qp_err *err)
 	blob_start = (size_t)align_up(IR_FRAME_HEAD + header_len, QP_IR_ALIGN);
 	if (memchr(header, 0, header_len))
 		return qp_err_set(err, "header holds a NUL byte");
+	if (!qp_utf8_valid(header, header_len))
+		return qp_err_set(err, "header is not valid UTF-8 (at byte %zu of %zu)",
+				  qp_utf8_valid_prefix(header, header_len), header_len);
 
 	/* cJSON wants a terminated string. */
 	text = malloc(header_len + 1);
@@ -2155,6 +2212,11 @@ static int layout_graph(const qp_graph *g, ir_layout *l, qp_err *err)
 	if (!l->text)
 		return qp_err_set(err, "out of memory");
 	l->header_len = strlen(l->text);
+	/* The verifier checked every string; this holds even for one it
+	 * missed, so no writer can make a header readers refuse. */
+	if (!qp_utf8_valid(l->text, l->header_len))
+		return qp_err_set(err, "header would not be valid UTF-8 (at byte %zu)",
+				  qp_utf8_valid_prefix(l->text, l->header_len));
 	if (l->header_len > IR_MAX_HEADER)
 		return qp_err_set(err, "header of %zu bytes exceeds the 1 GiB limit", l->header_len);
 	l->blob_start = align_up(IR_FRAME_HEAD + l->header_len, QP_IR_ALIGN);

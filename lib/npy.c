@@ -190,6 +190,7 @@ static int read_exact(FILE *fp, void *buf, size_t n, const char *what,
 int qp_npy_open(qp_npy *r, const char *path, qp_err *err)
 {
 	FILE *fp;
+	struct stat st;
 
 	if (qp_is_stdio(path))
 		return qp_npy_open_stream(r, stdin, 0, err);
@@ -197,6 +198,12 @@ int qp_npy_open(qp_npy *r, const char *path, qp_err *err)
 	if (!fp) {
 		memset(r, 0, sizeof *r);
 		return qp_err_errno(err, "cannot open");
+	}
+	/* fopen succeeds on a directory; the first read would fail. */
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		memset(r, 0, sizeof *r);
+		return qp_err_set(err, "is a directory, not a .npy file");
 	}
 	return qp_npy_open_stream(r, fp, 1, err);
 }
@@ -212,9 +219,24 @@ int qp_npy_open_stream(qp_npy *r, FILE *fp, int owns_fp, qp_err *err)
 	memset(r, 0, sizeof *r);
 	r->fp = fp;
 	r->owns_fp = owns_fp;
-	if (fread(pre, 1, 10, r->fp) != 10 || memcmp(pre, NPY_MAGIC, 6) != 0) {
+	pre_len = fread(pre, 1, 10, r->fp);
+	if (pre_len < 10 && ferror(r->fp)) {
+		qp_err_errno(err, "read error");
+		qp_npy_close(r);
+		return -1;
+	}
+	/* Judge the magic on the bytes there are: a file cut inside the
+	 * magic or the version and length after it is truncated, not foreign. */
+	if (memcmp(pre, NPY_MAGIC, pre_len < 6 ? pre_len : 6) != 0) {
 		qp_npy_close(r);
 		return qp_err_set(err, "not a .npy file (bad magic)");
+	}
+	if (pre_len < 10) {
+		qp_npy_close(r);
+		if (pre_len == 0)
+			return qp_err_set(err, "truncated .npy header: the file is empty");
+		return qp_err_set(err, "truncated .npy header: the file ends after %zu bytes",
+				  pre_len);
 	}
 	if (pre[6] == 1) {
 		hlen = pre[8] | (size_t)pre[9] << 8;

@@ -53,4 +53,12 @@ const qp_op_def *qp_op_find(const char *name);
 /* Runs shape inference over the whole graph in node order. */
 int qp_graph_infer_shapes(qp_graph *g, qp_err *err);
 
+/* Runs every op's shape rule over a scratch copy of g's tensor table,
+ * leaving g untouched: the first node whose inputs or attributes its op
+ * refuses (a Conv with group 0), or whose stored output dtype or shape
+ * differs from what the op gives, is an error naming the node.  Ops without
+ * shape inference are skipped; an unknown op is an error.  For readers of
+ * an IR that they did not build (interp, lower). */
+int qp_graph_check_shapes(const qp_graph *g, qp_err *err);
+
 #endif

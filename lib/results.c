@@ -148,4 +148,8 @@ void qp_run_files_check(const qp_run_files *f, const char *model)
 		for (int i = 0; i < f->n_outputs; i++)
 			if (qp_is_stdio(f->outputs[i]))
 				qp_usage_error("--eval prints to standard output; give -o a file");
+	if (!f->eval && f->n_outputs == 0)
+		qp_cli_check_output("-", 1, f->force);
+	for (int i = 0; i < f->n_outputs; i++)
+		qp_cli_check_output(f->outputs[i], 1, f->force);
 }

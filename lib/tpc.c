@@ -611,6 +611,92 @@ int qp_tpc_from_json(const cJSON *json, qp_tpc **out, qp_err *err)
 	return 0;
 }
 
+/* JSON allows no raw byte below 0x20 inside a string and only tab, line
+ * feed and carriage return between tokens (RFC 8259 sections 2 and 7), but
+ * cJSON keeps raw control bytes in strings, skips any of them between
+ * tokens as white space, and ends a string at a NUL.  So before cJSON sees
+ * the text, scan all len bytes for one and name the key path it is at,
+ * followed from the brackets, commas and keys seen so far.  On text that is
+ * malformed before the byte, the path is a best guess; the byte is an error
+ * either way. */
+static int check_raw_bytes(const char *text, size_t len, qp_err *err)
+{
+	struct { size_t base; int index, is_array; } st[64];
+	char path[PATH_MAX_LEN] = "", key[PATH_MAX_LEN], num[16];
+	size_t i, n = 0, kn = 0;
+	int depth = 0, in_str = 0, in_key = 0, esc = 0, want_key = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		int framed = depth > 0 && depth <= (int)(sizeof st / sizeof st[0]);
+
+		if (c < 0x20 && (in_str || (c != '\t' && c != '\n' && c != '\r')))
+			return qp_err_set(err, "raw %s byte 0x%02x %s (at %s)",
+					  c ? "control" : "NUL", c,
+					  in_str ? "inside a string" : "between tokens",
+					  n ? path : "the top level");
+		if (in_str) {
+			if (!esc && c == '"') {
+				in_str = 0;
+				if (in_key) {
+					key[kn] = 0;
+					n = st[depth - 1].base;
+					path[n] = 0;
+					if (n)
+						append(path, &n, ".");
+					append(path, &n, key);
+				}
+			} else if (in_key && kn + 1 < sizeof key) {
+				key[kn++] = (char)c;
+			}
+			esc = !esc && c == '\\';
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = 1;
+			in_key = framed && want_key;
+			want_key = 0;
+			kn = 0;
+			break;
+		case '{':
+		case '[':
+			if (depth < (int)(sizeof st / sizeof st[0])) {
+				st[depth].base = n;
+				st[depth].index = 0;
+				st[depth].is_array = c == '[';
+				if (c == '[')
+					append(path, &n, "[0]");
+			}
+			depth++;
+			want_key = c == '{';
+			break;
+		case ',':
+			if (framed) {
+				n = st[depth - 1].base;
+				path[n] = 0;
+				if (st[depth - 1].is_array) {
+					snprintf(num, sizeof num, "[%d]", ++st[depth - 1].index);
+					append(path, &n, num);
+				} else {
+					want_key = 1;
+				}
+			}
+			break;
+		case '}':
+		case ']':
+			if (framed) {
+				n = st[depth - 1].base;
+				path[n] = 0;
+			}
+			if (depth)
+				depth--;
+			break;
+		}
+	}
+	return 0;
+}
+
 int qp_tpc_parse(const char *text, size_t len, qp_tpc **out, qp_err *err)
 {
 	const char *end = NULL;
@@ -618,6 +704,8 @@ int qp_tpc_parse(const char *text, size_t len, qp_tpc **out, qp_err *err)
 	int rc;
 
 	*out = NULL;
+	if (check_raw_bytes(text, len, err))
+		return -1;
 	j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!j) {
 		size_t at = end && end >= text ? (size_t)(end - text) : 0;

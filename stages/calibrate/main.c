@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "calibrate.h"
@@ -76,6 +77,25 @@ static qp_graph *merge_files(int n, char **paths)
 	return g;
 }
 
+/* "NAME=PATH" whose NAME is no model input, and no file of that whole name
+ * exists: a misspelt input name, a usage error (docs/man/calibrate.md).
+ * A NAME with a '/' is taken for part of a path. */
+static int unknown_input(const qp_graph *g, const char *arg, qp_err *err)
+{
+	const char *eq = strchr(arg, '=');
+	struct stat st;
+	char names[512] = "";
+	size_t used = 0;
+
+	if (!eq || eq == arg || memchr(arg, '/', (size_t)(eq - arg)) || stat(arg, &st) == 0)
+		return 0;
+	for (int i = 0; i < g->n_inputs && used < sizeof names; i++)
+		used += (size_t)snprintf(names + used, sizeof names - used, "%s'%s'", i ? ", " : "",
+					 g->tensors[g->inputs[i].tensor].name);
+	return qp_err_set(err, "--data %s: the model has no input '%.*s' (its inputs: %s)",
+			  arg, (int)(eq - arg), arg, names);
+}
+
 /* Gives each model input its --data path: "name=path" to that input,
  * plain paths to the remaining inputs in order.  A usage problem is
  * returned in err (the caller frees, then reports it: exiting from here
@@ -88,6 +108,8 @@ static int assign_data(const qp_graph *g, int n_data, const char *const *data, c
 		const char *path;
 
 		qp_datasrc_split_arg(g, data[i], &idx, &path);
+		if (idx < 0 && unknown_input(g, data[i], err))
+			return -1;
 		if (idx < 0) {
 			while (next < g->n_inputs && paths[next])
 				next++;
@@ -168,8 +190,7 @@ int main(int argc, char **argv)
 		case OPT_QUIET: quiet = 1; break;
 		}
 	}
-	if (qp_is_stdio(out) && isatty(STDOUT_FILENO))
-		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or a pipe");
+	qp_cli_check_output(out, 0, 0);
 	if (merge) {
 		if (n_data)
 			qp_usage_error("--merge takes calibrated IRs, not --data");

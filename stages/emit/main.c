@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 		qp_usage_error("unexpected argument '%s'", argv[first]);
 	if (strcmp(format, "bin"))
 		qp_usage_error("unsupported --format '%s' (supported: bin)", format);
+	qp_cli_check_output(output, 1, force);
 
 	if (qp_ir_read(input, &g, &err))
 		qp_die_err(input, &err);

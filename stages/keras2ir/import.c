@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const unsigned char zip_magic[4] = {'P', 'K', 3, 4};
 static const unsigned char hdf5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 
@@ -834,6 +836,60 @@ static int import_model(keras_ctx *c, const cJSON *root, qp_err *err)
 	return 0;
 }
 
+/* The name of a layer entry {"class_name": s, "config": {"name": s}} (or
+ * the entry's own "name"), "" when it has none. */
+static const char *entry_name(const cJSON *entry)
+{
+	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(entry, "config");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(cfg, "name");
+
+	if (!cJSON_IsString(name))
+		name = cJSON_GetObjectItemCaseSensitive(entry, "name");
+	return cJSON_IsString(name) ? name->valuestring : "";
+}
+
+/* IR text is UTF-8 (docs/ir.md section 1), but cJSON keeps a string's bytes
+ * as they are, so a config holding bytes that are not UTF-8 is refused
+ * before anything copies or prints them (names are how users refer to
+ * tensors; they are not repaired).  A layer's own name and class are named
+ * as such; any other string with the layer it is in.  Bad bytes are shown
+ * as \xNN so the message is UTF-8.  Depth is bounded by cJSON's parser. */
+static int config_utf8(const cJSON *v, const char *what, const cJSON *layer,
+		       qp_err *err)
+{
+	char bad[QP_UTF8_SHOW_MAX], name[QP_UTF8_SHOW_MAX], cls[QP_UTF8_SHOW_MAX];
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "class_name");
+
+	if (cJSON_IsObject(v) && cJSON_IsString(c) &&
+	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(v, "config"))) {
+		layer = v;
+		qp_utf8_show(name, entry_name(layer));
+		qp_utf8_show(cls, c->valuestring);
+		if (!qp_utf8_valid_str(entry_name(layer)))
+			return qp_err_set(err, "layer name is not valid UTF-8 (layer '%s', class '%s')",
+					  name, cls);
+		if (!qp_utf8_valid_str(c->valuestring))
+			return qp_err_set(err, "layer class name is not valid UTF-8 (layer '%s', class '%s')",
+					  name, cls);
+	}
+	for (c = v->child; c; c = c->next) {
+		const char *s = !qp_utf8_valid_str(c->string) ? c->string :
+				cJSON_IsString(c) && !qp_utf8_valid_str(c->valuestring)
+				? c->valuestring : NULL;
+
+		if (s && !layer)
+			return qp_err_set(err, "%s: string '%s' is not valid UTF-8", what,
+					  qp_utf8_show(bad, s));
+		if (s)
+			return qp_err_set(err, "config string '%s' is not valid UTF-8 (layer '%s', class '%s')",
+					  qp_utf8_show(bad, s), qp_utf8_show(name, entry_name(layer)),
+					  cJSON_GetObjectItemCaseSensitive(layer, "class_name")->valuestring);
+		if (config_utf8(c, what, layer, err))
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_config(const char *text, size_t len, const char *what,
 			cJSON **out, qp_err *err)
 {
@@ -842,6 +898,11 @@ static int parse_config(const char *text, size_t len, const char *what,
 		cJSON_Delete(*out);
 		*out = NULL;
 		return qp_err_set(err, "%s is not a JSON object", what);
+	}
+	if (config_utf8(*out, what, NULL, err)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		return -1;
 	}
 	return 0;
 }

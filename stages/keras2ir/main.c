@@ -101,8 +101,7 @@ int main(int argc, char **argv)
 		in_path = argv[first];
 	if (qp_is_stdio(in_path) && isatty(STDIN_FILENO))
 		qp_usage_error("no model given and standard input is a terminal");
-	if (qp_is_stdio(out_path) && isatty(STDOUT_FILENO))
-		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or a pipe");
+	qp_cli_check_output(out_path, 0, 0);
 
 	guard_hdf5(in_path);
 	if (qp_read_all(in_path, &buf, &len, MODEL_MAX_BYTES, &err) != 0 ||

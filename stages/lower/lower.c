@@ -17,6 +17,7 @@
 
 #include "lowered.h"
 #include "ops.h"
+#include "tpc.h"
 
 typedef struct ctx {
 	const qp_graph *src;
@@ -24,6 +25,8 @@ typedef struct ctx {
 	int *map;             /* src tensor -> dst tensor, or -1 */
 	unsigned char *skip;  /* src nodes absorbed by a fusion */
 	qp_err line;          /* the current rule's failure */
+	qp_tpc *tpc;          /* meta.target, parsed when first needed */
+	int tpc_tried;
 } ctx;
 
 /* An activation's integer parameters, unsigned ranges already folded into
@@ -53,12 +56,43 @@ static const qp_tensor *stensor(const ctx *c, const qp_node *n, int i)
 	return i < n->n_inputs && n->inputs[i] >= 0 ? &c->src->tensors[n->inputs[i]] : NULL;
 }
 
+/* Src activation t has no quantization parameters: say why.  quantize
+ * copies its TPC into meta.target; when the config there that governs t
+ * (its producer's operator set, default_config for a graph input) has
+ * activation.enabled false, the target left t float on purpose. */
+static int no_quant(ctx *c, const qp_node *n, const qp_tensor *t)
+{
+	const cJSON *j = c->src->meta ?
+		cJSON_GetObjectItemCaseSensitive(c->src->meta, "target") : NULL;
+	const qp_tpc_op_set *set = NULL;
+	const qp_tpc_op_config *cfg = NULL;
+	int p = qp_graph_producer(c->src, (int)(t - c->src->tensors));
+
+	if (!c->tpc_tried && j) {
+		qp_err ignored = {0};
+
+		/* A target that does not parse explains nothing. */
+		qp_tpc_from_json(j, &c->tpc, &ignored);
+	}
+	c->tpc_tried = 1;
+	if (c->tpc && p >= 0 && (set = qp_tpc_find_op(c->tpc, c->src->nodes[p].op)))
+		cfg = &set->config;
+	else if (c->tpc && p < 0)
+		cfg = &c->tpc->default_config;
+	if (cfg && !cfg->activation_enabled)
+		return fail(c, n, "activations are not quantized: the target (TPC '%s') left '%s' float (activation.enabled false %s%s%s); lower needs int8 activations",
+			    c->tpc->name, t->name,
+			    set ? "for operator set '" : "in default_config",
+			    set ? set->name : "", set ? "'" : "");
+	return fail(c, n, "tensor '%s' has no quantization parameters", t->name);
+}
+
 static int act_params(ctx *c, const qp_node *n, const qp_tensor *t, actq *a)
 {
 	const qp_quant *q = t->quant;
 
 	if (!q)
-		return fail(c, n, "tensor '%s' has no quantization parameters", t->name);
+		return no_quant(c, n, t);
 	if (q->n != 1)
 		return fail(c, n, "activation '%s' is quantized per channel; only per-tensor is supported",
 			    t->name);
@@ -775,6 +809,16 @@ static const rule rules[] = {
 
 /* ---- the pass ------------------------------------------------------------------------ */
 
+/* The first node reading tensor t, or -1. */
+static int first_reader(const qp_graph *g, int t)
+{
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int j = 0; j < g->nodes[i].n_inputs; j++)
+			if (g->nodes[i].inputs[j] == t)
+				return i;
+	return -1;
+}
+
 static int add_boundary(ctx *c, int is_input, int i)
 {
 	const qp_graph *g = c->src;
@@ -842,11 +886,27 @@ int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 	collected.msg[0] = '\0';
 	if (qp_lowered_is(src))
 		return qp_err_set(err, "already lowered");
-	for (i = 0; i < src->n_inputs; i++)
-		if (!src->tensors[src->inputs[i].tensor].quant)
-			return qp_err_set(err, "not quantized; run quantize first");
+	if (src->n_outputs < 1)
+		return qp_err_set(err, "the graph has no outputs; there is nothing to lower");
+	/* The rules trust shapes and attributes: a Conv with group 0 must stop
+	 * here, naming its node, not reach emit as a QConv the runtime refuses. */
+	if (qp_graph_check_shapes(src, err))
+		return -1;
 	memset(&c, 0, sizeof c);
 	c.src = src;
+	for (i = 0; i < src->n_inputs; i++) {
+		int t = src->inputs[i].tensor, k = first_reader(src, t);
+		qp_node fake = {.name = src->tensors[t].name, .op = "Quantize"};
+
+		if (src->tensors[t].quant)
+			continue;
+		if (!src->meta || !cJSON_GetObjectItemCaseSensitive(src->meta, "target"))
+			return qp_err_set(err, "not quantized; run quantize first");
+		/* quantize ran and left the input float: say why, at its reader. */
+		no_quant(&c, k >= 0 ? &src->nodes[k] : &fake, &src->tensors[t]);
+		qp_tpc_free(c.tpc);
+		return qp_err_set(err, "%s", c.line.msg);
+	}
 	c.dst = qp_graph_new();
 	c.map = malloc((size_t)(src->n_tensors ? src->n_tensors : 1) * sizeof *c.map);
 	c.skip = calloc((size_t)(src->n_nodes ? src->n_nodes : 1), 1);
@@ -903,6 +963,7 @@ int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 out:
 	qp_plan_release(&plan);
 	qp_graph_free(c.dst);
+	qp_tpc_free(c.tpc);
 	free(c.map);
 	free(c.skip);
 	return rc;

@@ -39,6 +39,7 @@ int main(int argc, char **argv)
 		input = argv[optind_out++];
 	if (optind_out < argc)
 		qp_usage_error("unexpected argument '%s'", argv[optind_out]);
+	qp_cli_check_output(output, 0, 0);
 
 	if (qp_ir_read(input, &g, &err))
 		qp_die_err(input, &err);

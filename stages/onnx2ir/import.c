@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "io.h"
+#include "utf8.h"
 
 #include "ops.h"
 #include "pbstream.h"
@@ -745,6 +746,78 @@ static int make_node_names(importer *im, qp_err *err)
 	return 0;
 }
 
+/* IR text is UTF-8 (docs/ir.md section 1), and ONNX's proto2 strings may
+ * hold any bytes, so every string the IR could copy from the model is
+ * checked before anything uses it: a bad one is refused, not repaired, since
+ * names are how users refer to tensors and nodes.  Bad bytes are shown as
+ * \xNN so the message itself is UTF-8.  Doc strings and value_info are never
+ * copied and are not checked. */
+static int bytes_utf8(const ProtobufCBinaryData *b)
+{
+	return !b->len || qp_utf8_valid(b->data, b->len);
+}
+
+static int check_utf8(const importer *im, qp_err *err)
+{
+	const Onnx__GraphProto *graph = im->graph;
+	char node[QP_UTF8_SHOW_MAX], op[QP_UTF8_SHOW_MAX], bad[QP_UTF8_SHOW_MAX];
+	size_t i, j;
+
+	for (i = 0; i < graph->n_input; i++)
+		if (!qp_utf8_valid_str(graph->input[i]->name))
+			return qp_err_set(err, "graph input name '%s' is not valid UTF-8",
+					  qp_utf8_show(bad, graph->input[i]->name));
+	for (i = 0; i < graph->n_output; i++)
+		if (!qp_utf8_valid_str(graph->output[i]->name))
+			return qp_err_set(err, "graph output name '%s' is not valid UTF-8",
+					  qp_utf8_show(bad, graph->output[i]->name));
+	for (i = 0; i < graph->n_initializer; i++)
+		if (!qp_utf8_valid_str(graph->initializer[i]->name))
+			return qp_err_set(err, "initializer name '%s' is not valid UTF-8",
+					  qp_utf8_show(bad, graph->initializer[i]->name));
+	for (i = 0; i < graph->n_node; i++) {
+		const Onnx__NodeProto *np = graph->node[i];
+		const char *what = NULL, *value = NULL;
+
+		qp_utf8_show(node, im->node_names[i]);
+		qp_utf8_show(op, str_or_empty(np->op_type));
+		if (!qp_utf8_valid_str(np->name))
+			return qp_err_set(err, "node name is not valid UTF-8 (node '%s', op '%s')",
+					  node, op);
+		if (!qp_utf8_valid_str(np->op_type))
+			return qp_err_set(err, "op name is not valid UTF-8 (node '%s', op '%s')",
+					  node, op);
+		if (!qp_utf8_valid_str(np->domain))
+			what = "op domain", value = np->domain;
+		for (j = 0; !what && j < np->n_input; j++)
+			if (!qp_utf8_valid_str(np->input[j]))
+				what = "input name", value = np->input[j];
+		for (j = 0; !what && j < np->n_output; j++)
+			if (!qp_utf8_valid_str(np->output[j]))
+				what = "output name", value = np->output[j];
+		for (j = 0; !what && j < np->n_attribute; j++) {
+			const Onnx__AttributeProto *a = np->attribute[j];
+			size_t k;
+
+			if (!qp_utf8_valid_str(a->name)) {
+				what = "attribute name", value = a->name;
+				break;
+			}
+			if (!bytes_utf8(&a->s))
+				return qp_err_set(err, "attribute '%s' holds a string that is not valid UTF-8 (node '%s', op '%s')",
+						  a->name, node, op);
+			for (k = 0; k < a->n_strings; k++)
+				if (!bytes_utf8(&a->strings[k]))
+					return qp_err_set(err, "attribute '%s' holds a string that is not valid UTF-8 (node '%s', op '%s')",
+							  a->name, node, op);
+		}
+		if (what)
+			return qp_err_set(err, "%s '%s' is not valid UTF-8 (node '%s', op '%s')",
+					  what, qp_utf8_show(bad, value), node, op);
+	}
+	return 0;
+}
+
 static int op_supported(const Onnx__NodeProto *np)
 {
 	return is_default_domain(np->domain) && onnx_op_find(str_or_empty(np->op_type));
@@ -969,7 +1042,7 @@ static int build(importer *im, onnx_import_info *info, qp_err *err)
 	size_t i;
 	int t;
 
-	if (make_node_names(im, err) || check_supported(im, err))
+	if (make_node_names(im, err) || check_utf8(im, err) || check_supported(im, err))
 		return -1;
 	for (i = 0; i < graph->n_input; i++)
 		if (!is_initializer(graph, str_or_empty(graph->input[i]->name)) &&
@@ -992,7 +1065,10 @@ static int build(importer *im, onnx_import_info *info, qp_err *err)
 	if (qp_graph_toposort(im->g, err) || qp_graph_infer_shapes(im->g, err) ||
 	    qp_pass_fold_pads(im->g, NULL, err))
 		return -1;
-	return 0;
+	/* The writer verifies too, but a graph the model made invalid (dims
+	 * whose product overflows, say) is the model's error: report it here,
+	 * where the caller names the model, not the output file. */
+	return qp_graph_verify(im->g, err);
 }
 
 int onnx_import(const void *buf, size_t len, qp_graph **out,

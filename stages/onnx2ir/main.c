@@ -55,8 +55,7 @@ int main(int argc, char **argv)
 		model_path = argv[first];
 	if (qp_is_stdio(model_path) && isatty(STDIN_FILENO))
 		qp_usage_error("no model given and standard input is a terminal");
-	if (qp_is_stdio(out_path) && isatty(STDOUT_FILENO))
-		qp_usage_error("refusing to write a binary IR to a terminal; use -o PATH or a pipe");
+	qp_cli_check_output(out_path, 0, 0);
 
 	if (onnx_import_file(model_path, &g, &info, &err))
 		qp_die_err(model_path, &err);

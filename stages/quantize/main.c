@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 		in = argv[first];
 	if (!tpc_path)
 		qp_usage_error("--tpc is required");
+	qp_cli_check_output(out, 0, 0);
 
 	if (qp_tpc_read(tpc_path, &tpc, &err))
 		qp_die_err(tpc_path, &err);

@@ -182,7 +182,7 @@ tiny() {
 	command -v script >/dev/null || skip "needs script(1) for a terminal"
 	tiny
 	run -2 script -qec "irrun tiny.ir --input tiny_x.npy" /dev/null
-	assert_output --partial "irrun: refusing to write binary .npy to a terminal; use -o PATH, a pipe or -f"
+	assert_output --partial "irrun: refusing to write binary output to a terminal; use -o PATH, a pipe or -f"
 }
 
 @test "lowered IR runs in integers, close to PyTorch" {

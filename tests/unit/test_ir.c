@@ -870,6 +870,81 @@ static void test_header_fuzz(void)
 	free(h);
 }
 
+/* docs/ir.md section 1: the header is strict UTF-8; history entries escape
+ * argv bytes as \xNN; the verifier and writer refuse any other string that
+ * is not UTF-8, naming it escaped. */
+static void test_utf8(void)
+{
+	static const char *const bad[] = {
+		"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\x80"
+	};
+	char h[1024], *argv[] = { "/usr/bin/lower", "in.ir", "-o", "\xff\xfe.ir" };
+	qp_err err = { { 0 } };
+	qp_graph *g, *back = NULL;
+	const cJSON *last;
+	void *buf = NULL;
+	size_t len = 0;
+	char *old;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		/* HDR(...) with a bad byte in tensor a's name. */
+		snprintf(h, sizeof h, "{\"format\":\"qpipe-ir\"," G_XY ",\"tensors\":[" T_X "," T_Y
+			 ",{\"name\":\"a%s\",\"dtype\":\"int8\",\"shape\":[]}]}", bad[i]);
+		CHECK_HAS(read_header_err(h, NULL, 0), "header is not valid UTF-8 (at byte");
+	}
+	CHECK_STR(read_header_err(HDR(",{\"name\":\"a\xf0\x9f\x98\x80\xc3\xa9\",\"dtype\":\"int8\",\"shape\":[]}"),
+				  NULL, 0), "");
+	/* \u escapes decode to UTF-8; a lone surrogate is not JSON. */
+	CHECK_STR(read_header_err(HDR(",{\"name\":\"a\\u00e9\\ud83d\\ude00\",\"dtype\":\"int8\",\"shape\":[]}"),
+				  NULL, 0), "");
+	CHECK_HAS(read_header_err(HDR(",{\"name\":\"a\\ud800\",\"dtype\":\"int8\",\"shape\":[]}"),
+				  NULL, 0), "not valid JSON");
+
+	/* A history entry from a file name that is not UTF-8. */
+	g = sample_graph();
+	CHECK(qp_graph_add_history(g, "lower", 4, argv) == 0);
+	CHECK(qp_ir_write_mem(g, &buf, &len, &err) == 0);
+	CHECK(qp_ir_read_mem(buf, len, &back, &err) == 0);
+	if (back) {
+		last = cJSON_GetArrayItem(back->history, cJSON_GetArraySize(back->history) - 1);
+		last = cJSON_GetObjectItemCaseSensitive(last, "argv");
+		CHECK_STR(cJSON_GetArrayItem(last, 0)->valuestring, "lower");
+		CHECK_STR(cJSON_GetArrayItem(last, 3)->valuestring, "\\xff\\xfe.ir");
+	}
+	free(buf);
+	qp_graph_free(back);
+
+	/* Names and strings set in memory: verifier and writer refuse them. */
+	old = g->tensors[4].name;
+	g->tensors[4].name = strdup("c\xff");
+	CHECK(qp_graph_verify(g, &err) == -1);
+	CHECK_STR(err.msg, "tensor 4: name 'c\\xff' is not valid UTF-8");
+	CHECK(qp_ir_write_mem(g, &buf, &len, &err) == -1 && buf == NULL);
+	free(g->tensors[4].name);
+	g->tensors[4].name = old;
+	old = g->nodes[1].name;
+	g->nodes[1].name = strdup("relu\xc0\xaf");
+	CHECK(qp_graph_verify(g, &err) == -1);
+	CHECK_STR(err.msg, "node 1: name is not valid UTF-8 (node 'relu\\xc0\\xaf', op 'Relu')");
+	free(g->nodes[1].name);
+	g->nodes[1].name = old;
+	CHECK(qp_node_set_string(&g->nodes[0], "mode", "\xed\xa0\x80") == 0);
+	CHECK(qp_graph_verify(g, &err) == -1);
+	CHECK_STR(err.msg, "attribute 'mode' value '\\xed\\xa0\\x80' is not valid UTF-8 (node 'conv1', op 'Conv')");
+	CHECK(qp_node_set_string(&g->nodes[0], "mode", "ok") == 0);
+	CHECK(qp_graph_verify(g, &err) == 0);
+	cJSON_AddItemToObject(g->meta, "x.bad", cJSON_CreateString("\xf5\x80"));
+	CHECK(qp_graph_verify(g, &err) == -1);
+	CHECK_STR(err.msg, "meta holds a string that is not valid UTF-8");
+	cJSON_DeleteItemFromObjectCaseSensitive(g->meta, "x.bad");
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(g->history, 0), "argv"),
+			     cJSON_CreateString("\xff"));
+	CHECK(qp_graph_verify(g, &err) == -1);
+	CHECK_STR(err.msg, "history[0] holds a string that is not valid UTF-8");
+	CHECK(qp_ir_write_mem(g, &buf, &len, &err) == -1);
+	qp_graph_free(g);
+}
+
 int main(void)
 {
 	TEST(test_crc32c);
@@ -883,5 +958,6 @@ int main(void)
 	TEST(test_damage);
 	TEST(test_bad_headers);
 	TEST(test_header_fuzz);
+	TEST(test_utf8);
 	return CHECK_DONE();
 }

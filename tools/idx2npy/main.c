@@ -84,6 +84,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cmd)
 	if (argc - first > 1)
 		qp_usage_error("one input file, not %d", argc - first);
 	cmd->input = first < argc ? argv[first] : "-";
+	qp_cli_check_output(cmd->output, 1, cmd->force);
 }
 
 /* Converts n items of raw bytes to the output element type, little-endian

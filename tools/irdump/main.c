@@ -339,7 +339,10 @@ static void print_json_value(const cJSON *v, int depth)
 	printf("%*s%c", 2 * depth, "", cJSON_IsObject(v) ? '}' : ']');
 }
 
-/* The header as the file holds it (already verified), re-indented. */
+/* The header as the file holds it (already verified), re-indented.  The
+ * reader refused it unless it is valid UTF-8 (docs/ir.md section 1), and
+ * cJSON escapes quotes, backslashes and control characters, so this prints
+ * strict JSON whatever the names hold. */
 static void print_json(const char *file, const char *header, size_t len)
 {
 	cJSON *root = cJSON_ParseWithLength(header, len);

@@ -64,8 +64,6 @@ static void parse_args(int argc, char **argv, run_args *a)
 		qp_usage_error("one model expected, got %d", argc - first);
 	a->model = argc - first == 1 ? argv[first] : "-";
 	qp_run_files_check(&a->files, a->model);
-	if (!a->files.eval && !a->files.force && a->files.n_outputs == 0 && isatty(STDOUT_FILENO))
-		qp_usage_error("refusing to write binary .npy to a terminal; use -o PATH, a pipe or -f");
 }
 
 /* Fake quantization applies to a quantized, not yet lowered IR: one whose

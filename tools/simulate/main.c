@@ -115,6 +115,8 @@ static void open_inputs(sim *s, const sim_args *a, int64_t *samples)
 		if (!ok)
 			qp_die(a->files.inputs[i], "data shape does not match model input %d (per-sample shape expected in %s layout)",
 			       i, io->layout == QP_LAYOUT_NHWC ? "NHWC" : "NCHW");
+		if (s->npy[i].type == QP_NPY_BOOL)   /* as irrun (qp_feed_open) */
+			qp_die(a->files.inputs[i], "boolean data is not a model input");
 		if (i == 0)
 			*samples = s->npy[i].rows;
 		else if (s->npy[i].rows != *samples)
