@@ -12,8 +12,12 @@
 #include "io.h"
 #include "ir.h"
 
-/* The one piece of process-wide state: who we are, for messages. */
+/* The one piece of process-wide state: who we are, for messages, and the
+ * command line as typed, for the IR's history (getopt_long permutes argv;
+ * the strings stay, only their order changes, so a copy of the pointers
+ * suffices).  The copy lives until exit. */
 static const qp_cli *cli_current;
+static char **cli_typed_argv;
 
 enum { OPT_HELP = 1000, OPT_VERSION = 1001 };
 
@@ -25,6 +29,11 @@ const char *qp_prog(void)
 void qp_cli_init(const qp_cli *cli)
 {
 	cli_current = cli;
+}
+
+char **qp_cli_typed_argv(char **argv)
+{
+	return cli_typed_argv ? cli_typed_argv : argv;
 }
 
 static void print_help(const qp_cli *cli)
@@ -61,6 +70,14 @@ int qp_cli_next(const qp_cli *cli, int argc, char **argv, const char **arg,
 	const qp_cli_opt *o;
 
 	cli_current = cli;
+	if (!cli_typed_argv) {
+		cli_typed_argv = malloc((size_t)(argc + 1) * sizeof *cli_typed_argv);
+		if (!cli_typed_argv) {
+			fprintf(stderr, "%s: out of memory\n", cli->prog);
+			exit(QP_EXIT_INPUT);
+		}
+		memcpy(cli_typed_argv, argv, (size_t)(argc + 1) * sizeof *cli_typed_argv);
+	}
 	/* Rebuilt per call: cheap, and keeps the table the single source. */
 	shortopts[ns++] = ':';
 	shortopts[ns++] = 'h';

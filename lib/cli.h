@@ -55,6 +55,9 @@ _Noreturn void qp_die_err(const char *file, const qp_err *err);
 /* Prints "prog: msg" to stderr without exiting (warnings, progress). */
 void qp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *qp_prog(void);
+/* The command line in the order it was typed (qp_cli_next lets getopt_long
+ * permute argv); argv itself before the first qp_cli_next.  For history. */
+char **qp_cli_typed_argv(char **argv);
 
 /* Parses a whole decimal integer / float argument or dies with exit 2. */
 long long qp_arg_int(const char *opt, const char *s, long long lo, long long hi);

@@ -133,19 +133,12 @@ int main(int argc, char **argv)
 {
 	const char *data[MAX_DATA], *out = NULL, *model = "-", *arg;
 	const char **paths = NULL;
-	char **argv_copy;
 	int n_data = 0, quiet = 0, merge = 0, data_error, c, first;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	int64_t used = 0;
 	calib_opts o = {0};
 	qp_graph *g = NULL;
 	qp_err err = {{0}};
-
-	/* getopt permutes argv; the history records it as typed. */
-	argv_copy = malloc((size_t)(argc + 1) * sizeof *argv_copy);
-	if (!argv_copy)
-		qp_die(NULL, "out of memory");
-	memcpy(argv_copy, argv, (size_t)(argc + 1) * sizeof *argv_copy);
 
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
@@ -221,7 +214,7 @@ int main(int argc, char **argv)
 		if (calibrate_graph(g, &o, &used, &data_error, &err))
 			qp_die_err(data_error ? NULL : model, &err);
 	}
-	if (qp_graph_add_history(g, "calibrate", argc, argv_copy))
+	if (qp_graph_add_history(g, "calibrate", argc, qp_cli_typed_argv(argv)))
 		qp_die(NULL, "out of memory");
 	if (qp_ir_write(g, out, &err))
 		qp_die_err(out ? out : "-", &err);
@@ -229,6 +222,5 @@ int main(int argc, char **argv)
 		qp_warn("recorded statistics over %lld samples", (long long)used);
 	qp_graph_free(g);
 	free(paths);
-	free(argv_copy);
 	return QP_EXIT_OK;
 }

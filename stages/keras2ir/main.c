@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 	guard_hdf5(in_path);
 	if (qp_read_all(in_path, &buf, &len, MODEL_MAX_BYTES, &err) != 0 ||
 	    keras_import(buf, len, &g, &err) != 0 ||
-	    (qp_graph_add_history(g, cli.prog, argc, argv) != 0 &&
+	    (qp_graph_add_history(g, cli.prog, argc, qp_cli_typed_argv(argv)) != 0 &&
 	     qp_err_set(&err, "out of memory")) ||
 	    qp_graph_toposort(g, &err) != 0 ||
 	    qp_graph_infer_shapes(g, &err) != 0 ||

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 		qp_die_err(input, &err);
 	if (qp_lower(g, &low, &err))
 		qp_die_err(input, &err);
-	if (qp_graph_add_history(low, "lower", argc, argv) ||
+	if (qp_graph_add_history(low, "lower", argc, qp_cli_typed_argv(argv)) ||
 	    qp_ir_write(low, output, &err))
 		qp_die_err(qp_is_stdio(output) ? "-" : output, &err);
 	qp_graph_free(low);

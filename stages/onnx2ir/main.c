@@ -30,17 +30,10 @@ static const qp_cli cli = {
 int main(int argc, char **argv)
 {
 	const char *out_path = NULL, *model_path = "-", *arg;
-	char **argv_copy;
 	onnx_import_info info;
 	int quiet = 0, first, c;
 	qp_graph *g = NULL;
 	qp_err err = {{0}};
-
-	/* getopt permutes argv; the history records it as typed. */
-	argv_copy = malloc((size_t)(argc + 1) * sizeof *argv_copy);
-	if (!argv_copy)
-		qp_die(NULL, "out of memory");
-	memcpy(argv_copy, argv, (size_t)(argc + 1) * sizeof *argv_copy);
 
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
@@ -67,11 +60,10 @@ int main(int argc, char **argv)
 			qp_warn("%s: %.*s", model_path, nl ? (int)(nl - line) : (int)strlen(line), line);
 		}
 	}
-	if (qp_graph_add_history(g, "onnx2ir", argc, argv_copy))
+	if (qp_graph_add_history(g, "onnx2ir", argc, qp_cli_typed_argv(argv)))
 		qp_die(NULL, "out of memory");
 	if (qp_ir_write(g, out_path, &err))
 		qp_die_err(out_path ? out_path : "-", &err);
 	qp_graph_free(g);
-	free(argv_copy);
 	return 0;
 }

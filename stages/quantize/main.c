@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 		qp_die_err(in ? in : "-", &err);
 	if (quantize_graph(g, tpc, &rep, &err))
 		qp_die_err(in ? in : "-", &err);
-	if (qp_graph_add_history(g, "quantize", argc, argv))
+	if (qp_graph_add_history(g, "quantize", argc, qp_cli_typed_argv(argv)))
 		qp_die(in ? in : "-", "out of memory");
 	if (qp_ir_write(g, out, &err))
 		qp_die_err(out ? out : "-", &err);
