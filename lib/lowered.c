@@ -4,48 +4,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One row per lowered op: its runtime opcode and the attributes that make
- * up its parameter vector, in order.  count > 0: exactly that many ints
- * ("ints" attribute, or "int" when count is 1 and scalar is set); count
- * 0: a list of any length (per-channel multipliers). */
-typedef struct param_attr {
+/* One row per lowered op, from the op list (runtime/qp_ops.h): its name,
+ * opcode and parameter schema. */
+typedef struct lowered_op {
 	const char *name;
+	int opcode;
+	const char *params;
+} lowered_op;
+
+#define LOWERED_ROW(id, name, code, in_min, in_max, n_out, kernel, shape, params) \
+	{name, QP_OP_##id, params},
+static const lowered_op lowered_ops[] = {
+	QP_RT_OPS(LOWERED_ROW)
+	{NULL, 0, NULL},
+};
+#undef LOWERED_ROW
+
+/* One entry of a parameter schema (qp_ops.h): "a" (scalar: an int, or
+ * ints of one value), "a[N]" (exactly N ints) or "a[]" (count 0: any
+ * number).  Advances *s past it; 0 at the end of the schema. */
+typedef struct param_attr {
+	char name[64];
 	int count;
 	int scalar;
 } param_attr;
 
-typedef struct lowered_op {
-	const char *name;
-	int opcode;
-	param_attr attrs[10];   /* NULL-name terminated */
-} lowered_op;
+static int next_param(const char **s, param_attr *a)
+{
+	const char *p = *s;
+	size_t len = 0;
 
-static const lowered_op lowered_ops[] = {
-	{"Quantize", QP_OP_QUANTIZE, {{"act_min", 1, 1}, {"act_max", 1, 1}}},
-	{"Dequantize", QP_OP_DEQUANTIZE, {{NULL, 0, 0}}},
-	{"QConv", QP_OP_QCONV, {{"strides", 2, 0}, {"pads", 4, 0}, {"dilations", 2, 0},
-				{"group", 1, 1}, {"act_min", 1, 1}, {"act_max", 1, 1},
-				{"multiplier", 0, 0}, {"shift", 0, 0}}},
-	{"QGemm", QP_OP_QGEMM, {{"act_min", 1, 1}, {"act_max", 1, 1},
-				{"multiplier", 0, 0}, {"shift", 0, 0}}},
-	{"QMaxPool", QP_OP_QMAXPOOL, {{"kernel_shape", 2, 0}, {"strides", 2, 0},
-				      {"pads", 4, 0}, {"dilations", 2, 0}}},
-	{"QAvgPool", QP_OP_QAVGPOOL, {{"kernel_shape", 2, 0}, {"strides", 2, 0},
-				      {"pads", 4, 0}, {"count_include_pad", 1, 1},
-				      {"act_min", 1, 1}, {"act_max", 1, 1},
-				      {"multiplier", 1, 0}, {"shift", 1, 0}}},
-	{"QAdd", QP_OP_QADD, {{"act_min", 1, 1}, {"act_max", 1, 1}, {"left_shift", 1, 1},
-			      {"multiplier", 3, 0}, {"shift", 3, 0}}},
-	{"QMul", QP_OP_QMUL, {{"act_min", 1, 1}, {"act_max", 1, 1},
-			      {"multiplier", 1, 0}, {"shift", 1, 0}}},
-	{"QReshape", QP_OP_QRESHAPE, {{NULL, 0, 0}}},
-	{"QSoftmax", QP_OP_QSOFTMAX, {{"act_min", 1, 1}, {"act_max", 1, 1},
-				      {"multiplier", 1, 0}, {"shift", 1, 0},
-				      {"exp_table", 256, 0}}},
-	{"QRequant", QP_OP_QREQUANT, {{"act_min", 1, 1}, {"act_max", 1, 1},
-				      {"multiplier", 1, 0}, {"shift", 1, 0}}},
-	{NULL, 0, {{NULL, 0, 0}}},
-};
+	while (*p == ' ')
+		p++;
+	if (!*p)
+		return 0;
+	while (p[len] && p[len] != ' ' && p[len] != '[')
+		len++;
+	if (len >= sizeof a->name)
+		qp_bug("parameter name too long in the op list: %s", p);
+	memcpy(a->name, p, len);
+	a->name[len] = '\0';
+	p += len;
+	a->scalar = *p != '[';
+	a->count = a->scalar ? 1 : (int)strtol(p + 1, NULL, 10);
+	while (*p && *p != ' ')
+		p++;
+	*s = p;
+	return 1;
+}
 
 static const lowered_op *find_op(const char *op)
 {
@@ -144,14 +150,15 @@ int qp_lowered_params(const qp_node *n, int32_t *buf, int cap,
 {
 	const lowered_op *o = find_op(n->op);
 	vec p = {buf, 0, buf ? cap : 0, buf};
-	const param_attr *a;
+	const char *schema = o ? o->params : NULL;
+	param_attr attr, *a = &attr;
 
 	*params = NULL;
 	*n_params = 0;
 	if (!o)
 		return qp_err_set(err, "not a lowered op (node '%s', op '%s')",
 				  n->name, n->op);
-	for (a = o->attrs; a->name; a++) {
+	while (next_param(&schema, a)) {
 		const qp_attr *at = qp_node_attr(n, a->name);
 		int k, cnt;
 

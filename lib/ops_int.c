@@ -57,19 +57,16 @@ static int infer_same(qp_graph *g, int idx, qp_dtype dt, qp_err *err)
 	return set_out(g, n, dt, x->rank, x->dims);
 }
 
-static int infer_quantize(qp_graph *g, int idx, qp_err *err)
+/* Same shape as input 0, int8 (Quantize, QSoftmax, ...) or float32
+ * (Dequantize). */
+static int infer_same_i8(qp_graph *g, int idx, qp_err *err)
 {
 	return infer_same(g, idx, QP_DT_INT8, err);
 }
 
-static int infer_dequantize(qp_graph *g, int idx, qp_err *err)
+static int infer_same_f32(qp_graph *g, int idx, qp_err *err)
 {
 	return infer_same(g, idx, QP_DT_FLOAT32, err);
-}
-
-static int infer_int8_same(qp_graph *g, int idx, qp_err *err)
-{
-	return infer_same(g, idx, QP_DT_INT8, err);
 }
 
 /* Reads an ints attribute of exactly count values. */
@@ -257,17 +254,12 @@ static int run_int(const qp_graph *g, const qp_node *n,
 	return 0;
 }
 
+/* From the op list (runtime/qp_ops.h): the shape rule is the row's own,
+ * the kernel is always the runtime's. */
+#define INT_ROW(id, name, code, in_min, in_max, n_out, kernel, shape, params) \
+	{name, infer_##shape, run_int},
 const qp_op_def qp_ops_int[] = {
-	{"Quantize", infer_quantize, run_int},
-	{"Dequantize", infer_dequantize, run_int},
-	{"QConv", infer_conv, run_int},
-	{"QGemm", infer_gemm, run_int},
-	{"QMaxPool", infer_pool, run_int},
-	{"QAvgPool", infer_pool, run_int},
-	{"QAdd", infer_binary, run_int},
-	{"QMul", infer_binary, run_int},
-	{"QReshape", infer_reshape, run_int},
-	{"QSoftmax", infer_int8_same, run_int},
-	{"QRequant", infer_int8_same, run_int},
+	QP_RT_OPS(INT_ROW)
 	{NULL, NULL, NULL},
 };
+#undef INT_ROW

@@ -173,11 +173,25 @@ static int window_ok(const int32_t *k, const int32_t *s, const int32_t *pads,
 	return 1;
 }
 
+/* What every check_<kernel> and run_<kernel> of the op list (qp_ops.h) is
+ * given; in[i] is NULL for an omitted optional input.  One signature for
+ * all, so the dispatch tables below are generated from the list. */
+typedef struct op_args {
+	const qp_rt_tensor *const *in;
+	int n_in;
+	const qp_rt_tensor *y;
+	const int32_t *p;
+	int np;
+} op_args;
+
 /* ---- quantize / dequantize ------------------------------------------------- */
 
-static int check_quantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			  const int32_t *p, int np)
+static int check_quantize(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	int np = op->np;
+
 	if (np != 2 || !x || x->dtype != QP_RT_FLOAT32 || !is_int8(y) ||
 	    !same_dims(x, y) || !act_range_ok(p[0], p[1]))
 		return QP_E_PARAM;
@@ -186,9 +200,10 @@ static int check_quantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
 	return QP_OK;
 }
 
-static void run_quantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			 const int32_t *p)
+static void run_quantize(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
 	const float *src = x->data;
 	int8_t *dst = y->data;
 	int64_t i, n = numel(x);
@@ -198,17 +213,20 @@ static void run_quantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
 						    y->zero_point, p[0], p[1]);
 }
 
-static int check_dequantize(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			    int np)
+static int check_dequantize(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	int np = op->np;
+
 	if (np != 0 || !is_int8(x) || !y || y->dtype != QP_RT_FLOAT32 ||
 	    !same_dims(x, y))
 		return QP_E_PARAM;
 	return QP_OK;
 }
 
-static void run_dequantize(const qp_rt_tensor *x, const qp_rt_tensor *y)
+static void run_dequantize(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
 	const int8_t *src = x->data;
 	float *dst = y->data;
 	int64_t i, n = numel(x);
@@ -222,10 +240,12 @@ static void run_dequantize(const qp_rt_tensor *x, const qp_rt_tensor *y)
  *         act_min act_max mult[C_out] shift[C_out] */
 enum { CONV_FIXED = 11 };
 
-static int check_conv(const qp_rt_tensor *x, const qp_rt_tensor *w,
-		      const qp_rt_tensor *b, const qp_rt_tensor *y,
-		      const int32_t *p, int np)
+static int check_conv(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *w = op->in[1], *y = op->y;
+	const qp_rt_tensor *b = op->n_in > 2 ? op->in[2] : NULL;
+	const int32_t *p = op->p;
+	int np = op->np;
 	int32_t pads[4], k[2], g;
 	int64_t co, i;
 
@@ -256,10 +276,11 @@ static int check_conv(const qp_rt_tensor *x, const qp_rt_tensor *w,
 	return QP_OK;
 }
 
-static void run_conv(const qp_rt_tensor *x, const qp_rt_tensor *w,
-		     const qp_rt_tensor *b, const qp_rt_tensor *y,
-		     const int32_t *p)
+static void run_conv(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *w = op->in[1], *y = op->y;
+	const qp_rt_tensor *b = op->n_in > 2 ? op->in[2] : NULL;
+	const int32_t *p = op->p;
 	const int8_t *xd = x->data, *wd = w->data;
 	const int32_t *bd = b ? (const int32_t *)b->data : NULL;
 	int8_t *yd = y->data;
@@ -310,10 +331,12 @@ static void run_conv(const qp_rt_tensor *x, const qp_rt_tensor *w,
 
 /* ---- QGEMM: y[M,N] = a[M,K] * w[N,K]^T + b[N]; params act_min act_max
  * mult[N] shift[N] */
-static int check_gemm(const qp_rt_tensor *a, const qp_rt_tensor *w,
-		      const qp_rt_tensor *b, const qp_rt_tensor *y,
-		      const int32_t *p, int np)
+static int check_gemm(const op_args *op)
 {
+	const qp_rt_tensor *a = op->in[0], *w = op->in[1], *y = op->y;
+	const qp_rt_tensor *b = op->n_in > 2 ? op->in[2] : NULL;
+	const int32_t *p = op->p;
+	int np = op->np;
 	int64_t nn, i;
 
 	if (!is_int8(a) || !is_int8(w) || !is_int8(y) || a->rank != 2 ||
@@ -332,10 +355,11 @@ static int check_gemm(const qp_rt_tensor *a, const qp_rt_tensor *w,
 	return QP_OK;
 }
 
-static void run_gemm(const qp_rt_tensor *a, const qp_rt_tensor *w,
-		     const qp_rt_tensor *b, const qp_rt_tensor *y,
-		     const int32_t *p)
+static void run_gemm(const op_args *op)
 {
+	const qp_rt_tensor *a = op->in[0], *w = op->in[1], *y = op->y;
+	const qp_rt_tensor *b = op->n_in > 2 ? op->in[2] : NULL;
+	const int32_t *p = op->p;
 	const int8_t *ad = a->data, *wd = w->data;
 	const int32_t *bd = b ? (const int32_t *)b->data : NULL;
 	int8_t *yd = y->data;
@@ -386,17 +410,17 @@ static int check_pool_shape(const qp_rt_tensor *x, const qp_rt_tensor *y,
 	return QP_OK;
 }
 
-static int check_maxpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			 const int32_t *p, int np)
+static int check_maxpool(const op_args *op)
 {
-	if (np != 10)
+	if (op->np != 10)
 		return QP_E_PARAM;
-	return check_pool_shape(x, y, p, p + 8);
+	return check_pool_shape(op->in[0], op->y, op->p, op->p + 8);
 }
 
-static void run_maxpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			const int32_t *p)
+static void run_maxpool(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
 	const int8_t *xd = x->data;
 	int8_t *yd = y->data;
 	int32_t nc = x->dims[0] * x->dims[1], h = x->dims[2], w = x->dims[3];
@@ -429,15 +453,15 @@ static void run_maxpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
 	}
 }
 
-static int check_avgpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			 const int32_t *p, int np)
+static int check_avgpool(const op_args *op)
 {
 	static const int32_t one[2] = {1, 1};
+	const int32_t *p = op->p;
 
-	if (np != 13 || (p[8] != 0 && p[8] != 1) || !act_range_ok(p[9], p[10]) ||
+	if (op->np != 13 || (p[8] != 0 && p[8] != 1) || !act_range_ok(p[9], p[10]) ||
 	    !mult_ok(p[11], p[12]))
 		return QP_E_PARAM;
-	return check_pool_shape(x, y, p, one);
+	return check_pool_shape(op->in[0], op->y, p, one);
 }
 
 /* Rounded (half away from zero) a / b for b > 0. */
@@ -446,9 +470,10 @@ static int64_t div_round(int64_t a, int64_t b)
 	return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
 }
 
-static void run_avgpool(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			const int32_t *p)
+static void run_avgpool(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
 	const int8_t *xd = x->data;
 	int8_t *yd = y->data;
 	int32_t nc = x->dims[0] * x->dims[1], h = x->dims[2], w = x->dims[3];
@@ -574,13 +599,14 @@ static void run_binary(const qp_rt_tensor *a, const qp_rt_tensor *b,
 /* QADD params: act_min act_max left_shift mult_a mult_b mult_y shift_a
  * shift_b shift_y (TFLite's scheme: both inputs rescaled to a common
  * fine scale, added, then requantized to the output). */
-static int check_add(const qp_rt_tensor *a, const qp_rt_tensor *b,
-		     const qp_rt_tensor *y, const int32_t *p, int np)
+static int check_add(const op_args *op)
 {
-	if (np != 9 || !act_range_ok(p[0], p[1]) || p[2] < 0 || p[2] > 20 ||
+	const int32_t *p = op->p;
+
+	if (op->np != 9 || !act_range_ok(p[0], p[1]) || p[2] < 0 || p[2] > 20 ||
 	    !mult_ok(p[3], p[6]) || !mult_ok(p[4], p[7]) || !mult_ok(p[5], p[8]))
 		return QP_E_PARAM;
-	return check_binary(a, b, y);
+	return check_binary(op->in[0], op->in[1], op->y);
 }
 
 static int8_t add_one(int32_t a, int32_t b, const int32_t *p, int32_t y_zp)
@@ -591,13 +617,19 @@ static int8_t add_one(int32_t a, int32_t b, const int32_t *p, int32_t y_zp)
 	return requant_out((int64_t)sa + sb, p[5], p[8], y_zp, p[0], p[1]);
 }
 
-/* QMUL params: act_min act_max mult shift */
-static int check_mul(const qp_rt_tensor *a, const qp_rt_tensor *b,
-		     const qp_rt_tensor *y, const int32_t *p, int np)
+static void run_add(const op_args *op)
 {
-	if (np != 4 || !act_range_ok(p[0], p[1]) || !mult_ok(p[2], p[3]))
+	run_binary(op->in[0], op->in[1], op->y, op->p, add_one);
+}
+
+/* QMUL params: act_min act_max mult shift */
+static int check_mul(const op_args *op)
+{
+	const int32_t *p = op->p;
+
+	if (op->np != 4 || !act_range_ok(p[0], p[1]) || !mult_ok(p[2], p[3]))
 		return QP_E_PARAM;
-	return check_binary(a, b, y);
+	return check_binary(op->in[0], op->in[1], op->y);
 }
 
 static int8_t mul_one(int32_t a, int32_t b, const int32_t *p, int32_t y_zp)
@@ -605,34 +637,46 @@ static int8_t mul_one(int32_t a, int32_t b, const int32_t *p, int32_t y_zp)
 	return requant_out((int64_t)a * b, p[2], p[3], y_zp, p[0], p[1]);
 }
 
+static void run_mul(const op_args *op)
+{
+	run_binary(op->in[0], op->in[1], op->y, op->p, mul_one);
+}
+
 /* ---- QRESHAPE, QREQUANT ------------------------------------------------------ */
 
-static int check_reshape(const qp_rt_tensor *x, const qp_rt_tensor *y, int np)
+static int check_reshape(const op_args *op)
 {
-	if (np != 0 || !is_int8(x) || !is_int8(y) || numel(x) != numel(y))
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+
+	if (op->np != 0 || !is_int8(x) || !is_int8(y) || numel(x) != numel(y))
 		return QP_E_PARAM;
 	return QP_OK;
 }
 
-static void run_reshape(const qp_rt_tensor *x, const qp_rt_tensor *y)
+static void run_reshape(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+
 	if (x->data != y->data)
 		memmove(y->data, x->data, (size_t)numel(x));
 }
 
 /* QREQUANT params: act_min act_max mult shift */
-static int check_requant(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			 const int32_t *p, int np)
+static int check_requant(const op_args *op)
 {
-	if (np != 4 || !is_int8(x) || !is_int8(y) || !same_dims(x, y) ||
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+
+	if (op->np != 4 || !is_int8(x) || !is_int8(y) || !same_dims(x, y) ||
 	    !act_range_ok(p[0], p[1]) || !mult_ok(p[2], p[3]))
 		return QP_E_PARAM;
 	return QP_OK;
 }
 
-static void run_requant(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			const int32_t *p)
+static void run_requant(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
 	const int8_t *xd = x->data;
 	int8_t *yd = y->data;
 	int64_t i, n = numel(x);
@@ -642,18 +686,43 @@ static void run_requant(const qp_rt_tensor *x, const qp_rt_tensor *y,
 				    y->zero_point, p[0], p[1]);
 }
 
+/* ---- QCLIP: y = clamp(x, act_min, act_max) --------------------------------------
+ * y shares x's scale and zero point, so clamping the integers is exact. */
+static int check_clip(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+
+	if (op->np != 2 || !is_int8(x) || !is_int8(y) || !same_dims(x, y) ||
+	    x->scale != y->scale || x->zero_point != y->zero_point ||
+	    !act_range_ok(p[0], p[1]))
+		return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_clip(const op_args *op)
+{
+	const int8_t *xd = op->in[0]->data;
+	int8_t *yd = op->y->data;
+	int64_t i, n = numel(op->in[0]);
+
+	for (i = 0; i < n; i++)
+		yd[i] = (int8_t)clamp32(xd[i], op->p[0], op->p[1]);
+}
+
 /* ---- QSOFTMAX over the last axis ----------------------------------------------
  * params: act_min act_max mult shift table[256].  table[d] = exp(-s_x d) in
  * Q30 for d = max - x; the probability is formed in Q30 and requantized
  * with (mult, shift) = 2^-30 / s_y.  All integer, so no libm. */
 enum { SOFTMAX_TABLE = 256, SOFTMAX_FIXED = 4 };
 
-static int check_softmax(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			 const int32_t *p, int np)
+static int check_softmax(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
 	int i;
 
-	if (np != SOFTMAX_FIXED + SOFTMAX_TABLE || !is_int8(x) || !is_int8(y) ||
+	if (op->np != SOFTMAX_FIXED + SOFTMAX_TABLE || !is_int8(x) || !is_int8(y) ||
 	    x->rank < 1 || !same_dims(x, y) || !act_range_ok(p[0], p[1]) ||
 	    !mult_ok(p[2], p[3]))
 		return QP_E_PARAM;
@@ -666,9 +735,10 @@ static int check_softmax(const qp_rt_tensor *x, const qp_rt_tensor *y,
 	return QP_OK;
 }
 
-static void run_softmax(const qp_rt_tensor *x, const qp_rt_tensor *y,
-			const int32_t *p)
+static void run_softmax(const op_args *op)
 {
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
 	const int8_t *xd = x->data;
 	int8_t *yd = y->data;
 	const int32_t *table = p + SOFTMAX_FIXED;
@@ -695,109 +765,63 @@ static void run_softmax(const qp_rt_tensor *x, const qp_rt_tensor *y,
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
-/* Operand counts per opcode: inputs (required, max), outputs. */
-static const struct {
-	int in_min, in_max;
-} arity[QP_OP_COUNT] = {
-	[QP_OP_QUANTIZE] = {1, 1}, [QP_OP_DEQUANTIZE] = {1, 1},
-	[QP_OP_QCONV] = {2, 3},    [QP_OP_QGEMM] = {2, 3},
-	[QP_OP_QMAXPOOL] = {1, 1}, [QP_OP_QAVGPOOL] = {1, 1},
-	[QP_OP_QADD] = {2, 2},     [QP_OP_QMUL] = {2, 2},
-	[QP_OP_QRESHAPE] = {1, 1}, [QP_OP_QSOFTMAX] = {1, 1},
-	[QP_OP_QREQUANT] = {1, 1},
-};
+/* One row per opcode, generated from the op list (qp_ops.h). */
+typedef struct op_row {
+	int in_min, in_max, n_out;
+	int (*check)(const op_args *op);
+	void (*run)(const op_args *op);
+} op_row;
+
+#define OP_ROW(id, name, code, in_min, in_max, n_out, kernel, shape, params) \
+	[QP_OP_##id] = {in_min, in_max, n_out, check_##kernel, run_##kernel},
+static const op_row op_rows[QP_OP_COUNT] = {QP_RT_OPS(OP_ROW)};
+#undef OP_ROW
+
+/* The list must number its ops 1, 2, ... without gaps, or a missing
+ * opcode would dispatch to a zero row.  (A duplicate opcode is already a
+ * compile error: -Woverride-init.) */
+#define OP_ONE(id, name, code, in_min, in_max, n_out, kernel, shape, params) +1
+typedef char op_list_is_dense[(0 QP_RT_OPS(OP_ONE)) == QP_OP_COUNT - 1 ? 1 : -1];
+#undef OP_ONE
 
 int qp_rt_op_check(int opcode, const qp_rt_tensor *const *in, int n_in,
 		   const qp_rt_tensor *const *out, int n_out,
 		   const int32_t *params, int n_params)
 {
-	const qp_rt_tensor *x, *y, *b;
+	const op_row *r;
+	op_args a;
 	int i;
 
 	if (opcode < 1 || opcode >= QP_OP_COUNT)
 		return QP_E_OP;
-	if (n_in < arity[opcode].in_min || n_in > arity[opcode].in_max ||
-	    n_out != 1 || !out || !out[0] || !in || n_params < 0 ||
-	    (n_params > 0 && !params))
+	r = &op_rows[opcode];
+	if (n_in < r->in_min || n_in > r->in_max || n_out != r->n_out || !out ||
+	    !out[0] || !in || n_params < 0 || (n_params > 0 && !params))
 		return QP_E_OP;
 	for (i = 0; i < n_in; i++)
-		if (!in[i] && i < arity[opcode].in_min)
+		if (!in[i] && i < r->in_min)
 			return QP_E_OP;
-	x = in[0];
-	y = out[0];
-	b = n_in > 2 ? in[2] : NULL;
-	switch (opcode) {
-	case QP_OP_QUANTIZE:
-		return check_quantize(x, y, params, n_params);
-	case QP_OP_DEQUANTIZE:
-		return check_dequantize(x, y, n_params);
-	case QP_OP_QCONV:
-		return check_conv(x, in[1], b, y, params, n_params);
-	case QP_OP_QGEMM:
-		return check_gemm(x, in[1], b, y, params, n_params);
-	case QP_OP_QMAXPOOL:
-		return check_maxpool(x, y, params, n_params);
-	case QP_OP_QAVGPOOL:
-		return check_avgpool(x, y, params, n_params);
-	case QP_OP_QADD:
-		return check_add(x, in[1], y, params, n_params);
-	case QP_OP_QMUL:
-		return check_mul(x, in[1], y, params, n_params);
-	case QP_OP_QRESHAPE:
-		return check_reshape(x, y, n_params);
-	case QP_OP_QSOFTMAX:
-		return check_softmax(x, y, params, n_params);
-	case QP_OP_QREQUANT:
-		return check_requant(x, y, params, n_params);
-	default:
-		return QP_E_OP;
-	}
+	a.in = in;
+	a.n_in = n_in;
+	a.y = out[0];
+	a.p = params;
+	a.np = n_params;
+	return r->check(&a);
 }
 
 void qp_rt_op_run(int opcode, const qp_rt_tensor *const *in, int n_in,
 		  const qp_rt_tensor *const *out, int n_out,
 		  const int32_t *params, int n_params)
 {
-	const qp_rt_tensor *x = in[0], *y = out[0];
-	const qp_rt_tensor *b = n_in > 2 ? in[2] : NULL;
+	op_args a;
 
 	(void)n_out;
-	(void)n_params;
-	switch (opcode) {
-	case QP_OP_QUANTIZE:
-		run_quantize(x, y, params);
-		break;
-	case QP_OP_DEQUANTIZE:
-		run_dequantize(x, y);
-		break;
-	case QP_OP_QCONV:
-		run_conv(x, in[1], b, y, params);
-		break;
-	case QP_OP_QGEMM:
-		run_gemm(x, in[1], b, y, params);
-		break;
-	case QP_OP_QMAXPOOL:
-		run_maxpool(x, y, params);
-		break;
-	case QP_OP_QAVGPOOL:
-		run_avgpool(x, y, params);
-		break;
-	case QP_OP_QADD:
-		run_binary(x, in[1], y, params, add_one);
-		break;
-	case QP_OP_QMUL:
-		run_binary(x, in[1], y, params, mul_one);
-		break;
-	case QP_OP_QRESHAPE:
-		run_reshape(x, y);
-		break;
-	case QP_OP_QSOFTMAX:
-		run_softmax(x, y, params);
-		break;
-	case QP_OP_QREQUANT:
-		run_requant(x, y, params);
-		break;
-	default:
-		break;
-	}
+	if (opcode < 1 || opcode >= QP_OP_COUNT)
+		return;
+	a.in = in;
+	a.n_in = n_in;
+	a.y = out[0];
+	a.p = params;
+	a.np = n_params;
+	op_rows[opcode].run(&a);
 }

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qp_ops.h"
+
 #define QP_BIN_VERSION_MAJOR 0
 #define QP_BIN_VERSION_MINOR 1
 #define QP_BIN_HEADER_SIZE 64
@@ -114,21 +116,16 @@ int qp_run(const qp_model *m, void *arena, const void *const *inputs,
 
 /* ---- kernel layer, shared with lib/ops_int.c ---------------------------- */
 
-/* Opcodes of the op records (docs/binary.md section 5 lists the params). */
+/* Opcodes of the op records (docs/binary.md section 5 lists the params),
+ * from the op list in qp_ops.h: QP_OP_QCONV = 3, ...  The list is in
+ * opcode order, so QP_OP_COUNT is one past the last. */
+#define QP_RT_OP_ENUM(id, name, code, in_min, in_max, n_out, kernel, shape, params) \
+	QP_OP_##id = code,
 enum qp_rt_opcode {
-	QP_OP_QUANTIZE = 1,
-	QP_OP_DEQUANTIZE = 2,
-	QP_OP_QCONV = 3,
-	QP_OP_QGEMM = 4,
-	QP_OP_QMAXPOOL = 5,
-	QP_OP_QAVGPOOL = 6,
-	QP_OP_QADD = 7,
-	QP_OP_QMUL = 8,
-	QP_OP_QRESHAPE = 9,
-	QP_OP_QSOFTMAX = 10,
-	QP_OP_QREQUANT = 11,
+	QP_RT_OPS(QP_RT_OP_ENUM)
 	QP_OP_COUNT
 };
+#undef QP_RT_OP_ENUM
 
 /* One operand as the kernels see it. */
 typedef struct qp_rt_tensor {
