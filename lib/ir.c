@@ -19,6 +19,7 @@
 #include "cli.h"      /* QP_VERSION, for history entries */
 #include "crc32c.h"
 #include "io.h"
+#include "ops.h"      /* qp_op_check_node: ops and attributes against the op table */
 #include "utf8.h"
 
 #define IR_MAGIC "\x89QPIR\r\n\x1a"
@@ -1142,7 +1143,9 @@ static int verify_node_shape(const qp_graph *g, const qp_node *n, qp_err *err)
 					  at->name, (int)at->type, n->name, n->op);
 		}
 	}
-	return 0;
+	/* The op and its attributes against the op table: an attribute no
+	 * kernel reads would otherwise be dropped without a word. */
+	return qp_op_check_node(n, err);
 }
 
 static int verify_io(const qp_graph *g, const qp_graph_io *io, int n, const char *what,

@@ -1,6 +1,7 @@
-/* Op lookup and whole-graph shape inference and checking.  The rows live in
- * lib/ops_float.c (ONNX-semantics float ops) and lib/ops_int.c (lowered
- * integer ops); this file only searches them and runs their shape rules. */
+/* Op lookup, attribute checking and whole-graph shape inference.  The rows
+ * live in lib/ops_float.c (ONNX-semantics float ops), lib/ops_tensor.c
+ * (data movement) and lib/ops_int.c (lowered integer ops); this file only
+ * searches them, checks nodes against them and runs their shape rules. */
 #include "ops.h"
 
 #include <stdlib.h>
@@ -8,24 +9,93 @@
 
 #include "ops_common.h"
 
-static const qp_op_def *find_in(const qp_op_def *table, const char *name)
+static const qp_op_row *find_row(const qp_op_row *table, const char *name)
 {
-	for (const qp_op_def *d = table; d->name; d++)
-		if (strcmp(d->name, name) == 0)
-			return d;
+	for (const qp_op_row *r = table; r->op.name; r++)
+		if (strcmp(r->op.name, name) == 0)
+			return r;
 	return NULL;
 }
 
 const qp_op_def *qp_op_find(const char *name)
 {
-	const qp_op_def *d;
+	const qp_op_row *r;
 
 	if (!name)
 		return NULL;
-	d = find_in(qp_ops_float, name);
+	r = find_row(qp_ops_float, name);
+	if (!r)
+		r = find_row(qp_ops_tensor, name);
+	if (r)
+		return &r->op;
+	for (const qp_op_def *d = qp_ops_int; d->name; d++)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+static int in_rows(const qp_op_row *table, const qp_op_def *d)
+{
+	for (const qp_op_row *r = table; r->op.name; r++)
+		if (&r->op == d)
+			return 1;
+	return 0;
+}
+
+const qp_op_row *qp_op_row_of(const qp_op_def *d)
+{
+	/* op is the row's first member, so the row starts where it does. */
+	return d && (in_rows(qp_ops_float, d) || in_rows(qp_ops_tensor, d))
+		? (const qp_op_row *)(const void *)d : NULL;
+}
+
+int qp_op_is_float(const qp_op_def *d)
+{
+	return d && in_rows(qp_ops_float, d);
+}
+
+/* "int", "float", ... for a value's type or a row's allowed types. */
+static const char *types_str(unsigned types)
+{
+	static const char *const one[] = {"int", "float", "ints", "floats", "string"};
+
+	if (types == QP_AT_FLOAT)
+		return "float";
+	if (types == (QP_AT_STRING | QP_AT_INT))
+		return "string or int";
+	for (unsigned t = 0; t < sizeof one / sizeof one[0]; t++)
+		if (types == 1u << t)
+			return one[t];
+	return "?";
+}
+
+int qp_op_check_node(const qp_node *n, qp_err *err)
+{
+	const qp_op_def *d = qp_op_find(n->op);
+	const qp_op_row *r = qp_op_row_of(d);
+
 	if (!d)
-		d = find_in(qp_ops_tensor, name);
-	return d ? d : find_in(qp_ops_int, name);
+		return qp_node_err(err, n, "unknown op '%s'", n->op);
+	if (!r)
+		return 0;
+	for (int i = 0; i < n->n_attrs; i++) {
+		const qp_attr *a = &n->attrs[i];
+		const qp_attr_def *ad = r->attrs;
+
+		while (ad && ad->name && strcmp(ad->name, a->name))
+			ad++;
+		if (!ad || !ad->name)
+			return qp_node_err(err, n, "attribute '%s' is not defined for this op",
+					   a->name);
+		if (!(ad->types & (1u << a->type)))
+			return qp_node_err(err, n, "attribute '%s' is %s, expected %s",
+					   a->name, types_str(1u << a->type),
+					   types_str(ad->types));
+	}
+	for (const qp_attr_def *ad = r->attrs; ad && ad->name; ad++)
+		if (ad->required && !qp_node_attr(n, ad->name))
+			return qp_node_err(err, n, "missing attribute '%s'", ad->name);
+	return 0;
 }
 
 int qp_graph_infer_shapes(qp_graph *g, qp_err *err)

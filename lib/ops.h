@@ -2,11 +2,25 @@
  *
  * Adding an op means one row here (shape inference + float kernel), one in
  * the integer table for lowered ops, one in each importer's table, and a
- * quantization/lowering rule.  Tables:
+ * quantization/lowering rule.  A float or tensor row also lists every
+ * attribute the op defines: the IR verifier refuses any other, so an
+ * importer cannot write an attribute that no kernel reads.  Tables:
  *   lib/ops_float.c  ONNX-semantics float ops (Conv, Relu, ...)
  *   lib/ops_tensor.c ONNX data-movement ops (Concat, Slice, Gather, Pad, ...)
  *   lib/ops_int.c    lowered integer ops (QConv, ...), calling runtime/ kernels
  * qp_op_find searches them in that order (float, tensor, int).
+ *
+ * A lowered op costs (docs/hacking.md, with QClip as the worked example):
+ * one row in runtime/qp_ops.h's QP_RT_OPS (name, opcode, arity, kernel,
+ * shape rule, parameter schema), which generates its enum value, runtime
+ * dispatch and arity, lib/lowered.c's parameter layout and its row in
+ * qp_ops_int; its check_ and run_ functions in runtime/kernels.c; one
+ * lowering rule in stages/lower/lower.c; and a quantization rule (its
+ * operator set in the TPC, plus a row in stages/quantize/quantize.c when
+ * its constant inputs are weights or parameters rather than data).  A new
+ * infer_ function here only when no existing shape rule fits; emit needs
+ * nothing.  Docs: its rows in docs/ir.md section 6 and docs/binary.md
+ * section 5.
  */
 #ifndef QP_OPS_H
 #define QP_OPS_H
@@ -43,12 +57,52 @@ typedef struct qp_op_def {
 	qp_kernel_fn run;
 } qp_op_def;
 
+/* The types an attribute may have, as bits (1u << qp_attr_type).  A float
+ * attribute also takes an int: ONNX writers store whole numbers so, and
+ * qp_node_attr_float reads them. */
+#define QP_AT_INT (1u << QP_ATTR_INT)
+#define QP_AT_FLOAT ((1u << QP_ATTR_FLOAT) | QP_AT_INT)
+#define QP_AT_INTS (1u << QP_ATTR_INTS)
+#define QP_AT_FLOATS (1u << QP_ATTR_FLOATS)
+#define QP_AT_STRING (1u << QP_ATTR_STRING)
+
+/* An attribute an op defines (docs/ir.md section 3).  Values are the
+ * shape rule's to check: it names the node and the value it refuses. */
+typedef struct qp_attr_def {
+	const char *name;
+	unsigned types;   /* QP_AT_* bits */
+	int required;     /* the op has no default for it */
+} qp_attr_def;
+
+/* A row of the ONNX-semantics tables (float, tensor): the op, every
+ * attribute it defines ({NULL}-terminated; the verifier refuses any other
+ * and a required one missing), and what its family's shared kernel needs
+ * to know (which unary function, arithmetic or reduction), so a family
+ * has no second table keyed by name. */
+typedef struct qp_op_row {
+	qp_op_def op;             /* first: qp_op_find returns &row->op */
+	const qp_attr_def *attrs;
+	int kind;                 /* family selector; 0 for a one-op kernel */
+	int ints_ok;              /* also defined on integer dtypes */
+} qp_op_row;
+
 /* NULL-name-terminated tables. */
-extern const qp_op_def qp_ops_float[];
-extern const qp_op_def qp_ops_tensor[];
+extern const qp_op_row qp_ops_float[];
+extern const qp_op_row qp_ops_tensor[];
 extern const qp_op_def qp_ops_int[];
 
 const qp_op_def *qp_op_find(const char *name);
+
+/* The float or tensor row d is the op of, or NULL for an integer op (whose
+ * attributes are the runtime's parameter vector, checked by lowering). */
+const qp_op_row *qp_op_row_of(const qp_op_def *d);
+/* Whether d is a row of qp_ops_float. */
+int qp_op_is_float(const qp_op_def *d);
+
+/* Node n's op is in a table, and every attribute it has is one its row
+ * defines, with a type the row allows; every required one is present.
+ * Integer ops are checked by name only.  For qp_graph_verify. */
+int qp_op_check_node(const qp_node *n, qp_err *err);
 
 /* Runs shape inference over the whole graph in node order. */
 int qp_graph_infer_shapes(qp_graph *g, qp_err *err);

@@ -11,6 +11,19 @@
 
 #include "ops.h"
 
+/* ---- table rows --------------------------------------------------------- */
+
+/* A qp_op_row: name, shape rule, kernel, family data, attributes; the
+ * attribute list is written in the row, QP_ATTRS(QP_OPT("axis", QP_AT_INT))
+ * or QP_NO_ATTRS. */
+#define QP_ROW(name, infer, run, kind, ints_ok, attrs) \
+	{{name, infer, run}, attrs, kind, ints_ok}
+#define QP_ATTRS(...) ((const qp_attr_def[]){__VA_ARGS__, {NULL, 0, 0}})
+#define QP_NO_ATTRS ((const qp_attr_def[]){{NULL, 0, 0}})
+#define QP_OPT(name, types) {name, types, 0}
+#define QP_REQ(name, types) {name, types, 1}
+#define QP_ROW_END {{NULL, NULL, NULL}, NULL, 0, 0}
+
 /* ---- errors and formatting ------------------------------------------- */
 
 /* Sets err to "msg (node 'n', op 'Op')"; returns -1. */

@@ -1,5 +1,7 @@
 /* Float ops with ONNX semantics (docs/ir.md section 3): one row per op with
- * its shape inference and its float32 kernel.
+ * its shape inference, its float32 kernel and the attributes it defines
+ * (the table at the end; tests/conformance/doc_ops.py holds docs/ir.md to
+ * it).
  *
  * Inference validates everything a kernel relies on (ranks, channel counts,
  * kernel against input size, attribute values), so kernels trust the shapes
@@ -1122,39 +1124,26 @@ typedef enum unary_op {
 	UN_HSWISH, UN_TANH, UN_ABS, UN_NEG, UN_RECIP, UN_ELU, UN_THRESH
 } unary_op;
 
-static const struct {
-	const char *name;
-	unary_op op;
-	int ints_ok;   /* ONNX also defines it on integer types */
-} unary_ops[] = {
-	{"Relu", UN_RELU, 1}, {"Sqrt", UN_SQRT, 0}, {"Exp", UN_EXP, 0},
-	{"Erf", UN_ERF, 0}, {"LeakyRelu", UN_LEAKY, 0},
-	{"Sigmoid", UN_SIGMOID, 0}, {"HardSigmoid", UN_HSIGMOID, 0},
-	{"HardSwish", UN_HSWISH, 0}, {"Tanh", UN_TANH, 0}, {"Abs", UN_ABS, 1},
-	{"Neg", UN_NEG, 1}, {"Reciprocal", UN_RECIP, 0}, {"Elu", UN_ELU, 0},
-	{"ThresholdedRelu", UN_THRESH, 0},
-};
-
-static int unary_find(const char *op)
+/* The node's row in the op table: a family's shared kernel reads there
+ * which member it computes. */
+static const qp_op_row *row_of(const qp_node *n)
 {
-	for (size_t i = 0; i < sizeof unary_ops / sizeof unary_ops[0]; i++)
-		if (strcmp(unary_ops[i].name, op) == 0)
-			return (int)i;
-	return -1;
+	const qp_op_row *r = qp_op_row_of(qp_op_find(n->op));
+
+	if (!r)
+		qp_bug("no float op %s", n->op);
+	return r;
 }
 
 static int infer_unary(qp_graph *g, int node, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];
 	const qp_tensor *x;
-	int u = unary_find(n->op);
 
-	if (u < 0)
-		qp_bug("no unary op %s", n->op);
 	if (qp_check_io(g, n, 1, 1, err))
 		return -1;
 	x = qp_in_tensor(g, n, 0);
-	if (want_numeric(n, x, "input", unary_ops[u].ints_ok, err))
+	if (want_numeric(n, x, "input", row_of(n)->ints_ok, err))
 		return -1;
 	qp_set_out(g, n, 0, compute_dtype(x), x->rank, x->dims);
 	return 0;
@@ -1175,7 +1164,7 @@ static int run_unary(const qp_graph *g, const qp_node *n,
 		     qp_err *err)
 {
 	const qp_value *x = in[0];
-	unary_op op = unary_ops[unary_find(n->op)].op;
+	unary_op op = (unary_op)row_of(n)->kind;
 	int64_t len = x->numel;
 
 	(void)g, (void)err;
@@ -1265,31 +1254,17 @@ static int run_unary(const qp_graph *g, const qp_node *n,
 }
 
 /* Binary ops with numpy broadcasting.  PRelu is x < 0 ? slope * x : x with
- * the slope broadcast to x. */
+ * the slope broadcast to x.  AR_MEAN is Mean's row: it adds, then divides
+ * by the input count (run_variadic). */
 typedef enum arith {
-	AR_ADD, AR_SUB, AR_MUL, AR_DIV, AR_POW, AR_MAX, AR_MIN, AR_PRELU
+	AR_ADD, AR_SUB, AR_MUL, AR_DIV, AR_POW, AR_MAX, AR_MIN, AR_PRELU, AR_MEAN
 } arith;
-
-static arith arith_of(const char *op)
-{
-	static const struct { const char *name; arith a; } t[] = {
-		{"Add", AR_ADD}, {"Sub", AR_SUB}, {"Mul", AR_MUL},
-		{"Div", AR_DIV}, {"Pow", AR_POW}, {"Max", AR_MAX},
-		{"Min", AR_MIN}, {"PRelu", AR_PRELU}, {"Sum", AR_ADD},
-		{"Mean", AR_ADD},
-	};
-
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-		if (strcmp(t[i].name, op) == 0)
-			return t[i].a;
-	qp_bug("no arithmetic op %s", op);
-}
 
 static int infer_arith(qp_graph *g, int node, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];
 	const qp_tensor *a, *b;
-	arith op = arith_of(n->op);
+	arith op = (arith)row_of(n)->kind;
 	qp_dtype dt;
 	int ro;
 	int64_t out[QP_MAX_RANK];
@@ -1342,7 +1317,7 @@ static void f32_row(arith op, const float *pa, int64_t sa, const float *pb,
 	}                                                           \
 	break
 	switch (op) {
-	case AR_ADD: ROW(va + vb);
+	case AR_ADD: case AR_MEAN: ROW(va + vb);
 	case AR_SUB: ROW(va - vb);
 	case AR_MUL: ROW(va * vb);
 	case AR_DIV: ROW(va / vb);
@@ -1414,7 +1389,7 @@ static int64_t ipow(int64_t base, int64_t e)
 static int64_t int_apply(arith op, int64_t a, int64_t b)
 {
 	switch (op) {
-	case AR_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
+	case AR_ADD: case AR_MEAN: return (int64_t)((uint64_t)a + (uint64_t)b);
 	case AR_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
 	case AR_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
 	case AR_DIV:
@@ -1489,7 +1464,7 @@ static int run_arith(const qp_graph *g, const qp_node *n,
 		     qp_err *err)
 {
 	(void)g;
-	return arith_values(n, arith_of(n->op), in[0], in[1], out[0], err);
+	return arith_values(n, (arith)row_of(n)->kind, in[0], in[1], out[0], err);
 }
 
 /* Sum, Mean, Max, Min: any number of inputs, all broadcast together. */
@@ -1497,7 +1472,7 @@ static int infer_variadic(qp_graph *g, int node, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];
 	const qp_tensor *a;
-	int ro, ints_ok = strcmp(n->op, "Mean") != 0;
+	int ro, ints_ok = row_of(n)->kind != AR_MEAN;
 	int64_t out[QP_MAX_RANK];
 	char s1[160], s2[160];
 	qp_dtype dt;
@@ -1559,7 +1534,7 @@ static int run_variadic(const qp_graph *g, const qp_node *n,
 			const qp_value *const *in, qp_value *const *out,
 			qp_err *err)
 {
-	arith op = arith_of(n->op);
+	arith op = (arith)row_of(n)->kind;
 	qp_value *y = out[0];
 
 	(void)g;
@@ -1567,7 +1542,7 @@ static int run_variadic(const qp_graph *g, const qp_node *n,
 	for (int i = 1; i < n->n_inputs; i++)
 		if (arith_values(n, op, y, in[i], y, err))
 			return -1;
-	if (strcmp(n->op, "Mean") == 0)
+	if (op == AR_MEAN)
 		for (int64_t i = 0; i < y->numel; i++)
 			F32(y)[i] /= (float)n->n_inputs;
 	return 0;
@@ -1703,21 +1678,6 @@ typedef enum reduce_op {
 	RD_SUM, RD_MEAN, RD_MAX, RD_MIN, RD_PROD, RD_SUMSQ, RD_L1, RD_L2
 } reduce_op;
 
-static reduce_op reduce_of(const char *op)
-{
-	static const struct { const char *name; reduce_op r; } t[] = {
-		{"ReduceSum", RD_SUM}, {"ReduceMean", RD_MEAN},
-		{"ReduceMax", RD_MAX}, {"ReduceMin", RD_MIN},
-		{"ReduceProd", RD_PROD}, {"ReduceSumSquare", RD_SUMSQ},
-		{"ReduceL1", RD_L1}, {"ReduceL2", RD_L2},
-	};
-
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-		if (strcmp(t[i].name, op) == 0)
-			return t[i].r;
-	qp_bug("no reduce op %s", op);
-}
-
 /* Which axes of a rank-`rank` input node n reduces (reduced[i] = 1), from
  * the "axes" attribute (or a constant axes input, opset 18 form, if the
  * importer left one), keepdims and noop_with_empty_axes. */
@@ -1802,7 +1762,7 @@ static int run_reduce(const qp_graph *g, const qp_node *n,
 {
 	const qp_value *x = in[0];
 	qp_value *y = out[0];
-	reduce_op op = reduce_of(n->op);
+	reduce_op op = (reduce_op)row_of(n)->kind;
 	int reduced[QP_MAX_RANK], noop, r = x->rank;
 	int64_t ost[QP_MAX_RANK], idx[QP_MAX_RANK] = {0}, stride = 1, o = 0, count = 1;
 	double *acc;
@@ -1900,7 +1860,7 @@ static int run_argmax(const qp_graph *g, const qp_node *n,
 		      qp_err *err)
 {
 	const qp_value *x = in[0];
-	int axis, is_min = strcmp(n->op, "ArgMin") == 0;
+	int axis, is_min = row_of(n)->kind;   /* ArgMin */
 	int last = (int)qp_node_attr_int(n, "select_last_index", 0);
 	int64_t len, inner, outer;
 
@@ -2517,61 +2477,101 @@ static int run_dequantize(const qp_graph *g, const qp_node *n,
 	return 0;
 }
 
-const qp_op_def qp_ops_float[] = {
-	{"Conv", infer_conv, run_conv},
-	{"MaxPool", infer_maxpool, run_maxpool},
-	{"AveragePool", infer_avgpool, run_avgpool},
-	{"GlobalAveragePool", infer_gap, run_gap},
-	{"Gemm", infer_gemm, run_gemm},
-	{"MatMul", infer_matmul, run_matmul},
-	{"Flatten", infer_flatten, qp_kernel_copy},
-	{"Reshape", infer_reshape, qp_kernel_copy},
-	{"Softmax", infer_softmax, run_softmax},
-	{"BatchNormalization", infer_batchnorm, run_batchnorm},
-	{"Transpose", infer_transpose, run_transpose},
-	{"Relu", infer_unary, run_unary},
-	{"Sqrt", infer_unary, run_unary},
-	{"Exp", infer_unary, run_unary},
-	{"Erf", infer_unary, run_unary},
-	{"LeakyRelu", infer_unary, run_unary},
-	{"Sigmoid", infer_unary, run_unary},
-	{"HardSigmoid", infer_unary, run_unary},
-	{"HardSwish", infer_unary, run_unary},
-	{"Tanh", infer_unary, run_unary},
-	{"Abs", infer_unary, run_unary},
-	{"Neg", infer_unary, run_unary},
-	{"Reciprocal", infer_unary, run_unary},
-	{"Elu", infer_unary, run_unary},
-	{"ThresholdedRelu", infer_unary, run_unary},
-	{"Add", infer_arith, run_arith},
-	{"Sub", infer_arith, run_arith},
-	{"Mul", infer_arith, run_arith},
-	{"Div", infer_arith, run_arith},
-	{"Pow", infer_arith, run_arith},
-	{"PRelu", infer_arith, run_arith},
-	{"Sum", infer_variadic, run_variadic},
-	{"Mean", infer_variadic, run_variadic},
-	{"Max", infer_variadic, run_variadic},
-	{"Min", infer_variadic, run_variadic},
-	{"Where", infer_where, run_where},
-	{"Clip", infer_clip, run_clip},
-	{"ReduceMean", infer_reduce, run_reduce},
-	{"ReduceMax", infer_reduce, run_reduce},
-	{"ReduceSum", infer_reduce, run_reduce},
-	{"ReduceMin", infer_reduce, run_reduce},
-	{"ReduceProd", infer_reduce, run_reduce},
-	{"ReduceSumSquare", infer_reduce, run_reduce},
-	{"ReduceL1", infer_reduce, run_reduce},
-	{"ReduceL2", infer_reduce, run_reduce},
-	{"ArgMax", infer_argmax, run_argmax},
-	{"ArgMin", infer_argmax, run_argmax},
-	{"TopK", infer_topk, run_topk},
-	{"InstanceNormalization", infer_instnorm, run_instnorm},
-	{"GlobalMaxPool", infer_gap, run_gmp},
-	{"ConvTranspose", infer_convtranspose, run_convtranspose},
-	{"Cast", infer_cast, run_cast},
-	{"Identity", infer_identity, qp_kernel_copy},
-	{"QuantizeLinear", infer_quantize, run_quantize},
-	{"DequantizeLinear", infer_dequantize, run_dequantize},
-	{NULL, NULL, NULL},
+/* One row per op: name, shape rule, kernel, family data (the unary
+ * function, arithmetic or reduction a shared kernel computes, and whether
+ * a unary op is also defined on integers), and the attributes it defines.
+ * Attributes the code refuses whatever their value (auto_pad, Clip's
+ * opset < 11 min/max, ConvTranspose's output_shape) are not defined: the
+ * importers resolve them, so an IR never carries them. */
+#define OP QP_ROW
+#define ATTRS QP_ATTRS
+#define NONE QP_NO_ATTRS
+#define OPT QP_OPT
+#define REQ QP_REQ
+#define WINDOW OPT("strides", QP_AT_INTS), OPT("pads", QP_AT_INTS), \
+	OPT("dilations", QP_AT_INTS)
+#define REDUCE ATTRS(OPT("axes", QP_AT_INTS), OPT("keepdims", QP_AT_INT), \
+	OPT("noop_with_empty_axes", QP_AT_INT))
+#define ARG ATTRS(OPT("axis", QP_AT_INT), OPT("keepdims", QP_AT_INT), \
+	OPT("select_last_index", QP_AT_INT))
+#define UNARY(name, kind, ints_ok, attrs) OP(name, infer_unary, run_unary, kind, ints_ok, attrs)
+#define ARITH(name, kind) OP(name, infer_arith, run_arith, kind, 0, NONE)
+#define VARIADIC(name, kind) OP(name, infer_variadic, run_variadic, kind, 0, NONE)
+#define REDUCTION(name, kind) OP(name, infer_reduce, run_reduce, kind, 0, REDUCE)
+
+const qp_op_row qp_ops_float[] = {
+	OP("Conv", infer_conv, run_conv, 0, 0,
+	   ATTRS(WINDOW, OPT("group", QP_AT_INT), OPT("kernel_shape", QP_AT_INTS))),
+	OP("MaxPool", infer_maxpool, run_maxpool, 0, 0,
+	   ATTRS(REQ("kernel_shape", QP_AT_INTS), WINDOW, OPT("ceil_mode", QP_AT_INT),
+		 OPT("storage_order", QP_AT_INT))),
+	OP("AveragePool", infer_avgpool, run_avgpool, 0, 0,
+	   ATTRS(REQ("kernel_shape", QP_AT_INTS), WINDOW, OPT("ceil_mode", QP_AT_INT),
+		 OPT("count_include_pad", QP_AT_INT))),
+	OP("GlobalAveragePool", infer_gap, run_gap, 0, 0, NONE),
+	OP("Gemm", infer_gemm, run_gemm, 0, 0,
+	   ATTRS(OPT("alpha", QP_AT_FLOAT), OPT("beta", QP_AT_FLOAT),
+		 OPT("transA", QP_AT_INT), OPT("transB", QP_AT_INT))),
+	OP("MatMul", infer_matmul, run_matmul, 0, 0, NONE),
+	OP("Flatten", infer_flatten, qp_kernel_copy, 0, 0, ATTRS(OPT("axis", QP_AT_INT))),
+	OP("Reshape", infer_reshape, qp_kernel_copy, 0, 0, ATTRS(OPT("allowzero", QP_AT_INT))),
+	OP("Softmax", infer_softmax, run_softmax, 0, 0, ATTRS(OPT("axis", QP_AT_INT))),
+	OP("BatchNormalization", infer_batchnorm, run_batchnorm, 0, 0,
+	   ATTRS(OPT("epsilon", QP_AT_FLOAT))),
+	OP("Transpose", infer_transpose, run_transpose, 0, 0, ATTRS(OPT("perm", QP_AT_INTS))),
+	UNARY("Relu", UN_RELU, 1, NONE),
+	UNARY("Sqrt", UN_SQRT, 0, NONE),
+	UNARY("Exp", UN_EXP, 0, NONE),
+	UNARY("Erf", UN_ERF, 0, NONE),
+	UNARY("LeakyRelu", UN_LEAKY, 0, ATTRS(OPT("alpha", QP_AT_FLOAT))),
+	UNARY("Sigmoid", UN_SIGMOID, 0, NONE),
+	UNARY("HardSigmoid", UN_HSIGMOID, 0,
+	      ATTRS(OPT("alpha", QP_AT_FLOAT), OPT("beta", QP_AT_FLOAT))),
+	UNARY("HardSwish", UN_HSWISH, 0, NONE),
+	UNARY("Tanh", UN_TANH, 0, NONE),
+	UNARY("Abs", UN_ABS, 1, NONE),
+	UNARY("Neg", UN_NEG, 1, NONE),
+	UNARY("Reciprocal", UN_RECIP, 0, NONE),
+	UNARY("Elu", UN_ELU, 0, ATTRS(OPT("alpha", QP_AT_FLOAT))),
+	UNARY("ThresholdedRelu", UN_THRESH, 0, ATTRS(OPT("alpha", QP_AT_FLOAT))),
+	ARITH("Add", AR_ADD),
+	ARITH("Sub", AR_SUB),
+	ARITH("Mul", AR_MUL),
+	ARITH("Div", AR_DIV),
+	ARITH("Pow", AR_POW),
+	ARITH("PRelu", AR_PRELU),
+	VARIADIC("Sum", AR_ADD),
+	VARIADIC("Mean", AR_MEAN),
+	VARIADIC("Max", AR_MAX),
+	VARIADIC("Min", AR_MIN),
+	OP("Where", infer_where, run_where, 0, 0, NONE),
+	OP("Clip", infer_clip, run_clip, 0, 0, NONE),
+	REDUCTION("ReduceMean", RD_MEAN),
+	REDUCTION("ReduceMax", RD_MAX),
+	REDUCTION("ReduceSum", RD_SUM),
+	REDUCTION("ReduceMin", RD_MIN),
+	REDUCTION("ReduceProd", RD_PROD),
+	REDUCTION("ReduceSumSquare", RD_SUMSQ),
+	REDUCTION("ReduceL1", RD_L1),
+	REDUCTION("ReduceL2", RD_L2),
+	OP("ArgMax", infer_argmax, run_argmax, 0, 0, ARG),
+	OP("ArgMin", infer_argmax, run_argmax, 1, 0, ARG),
+	OP("TopK", infer_topk, run_topk, 0, 0,
+	   ATTRS(OPT("axis", QP_AT_INT), OPT("largest", QP_AT_INT), OPT("sorted", QP_AT_INT))),
+	OP("InstanceNormalization", infer_instnorm, run_instnorm, 0, 0,
+	   ATTRS(OPT("epsilon", QP_AT_FLOAT))),
+	OP("GlobalMaxPool", infer_gap, run_gmp, 0, 0, NONE),
+	OP("ConvTranspose", infer_convtranspose, run_convtranspose, 0, 0,
+	   ATTRS(WINDOW, OPT("output_padding", QP_AT_INTS), OPT("group", QP_AT_INT),
+		 OPT("kernel_shape", QP_AT_INTS))),
+	/* "to" is an IR dtype name, or an ONNX TensorProto number (cast_to). */
+	OP("Cast", infer_cast, run_cast, 0, 0, ATTRS(REQ("to", QP_AT_STRING | QP_AT_INT))),
+	OP("Identity", infer_identity, qp_kernel_copy, 0, 0, NONE),
+	/* saturate (opset 19) concerns float8 outputs only: the IR's int8 and
+	 * uint8 always saturate.  onnx2ir keeps it as ONNX wrote it. */
+	OP("QuantizeLinear", infer_quantize, run_quantize, 0, 0,
+	   ATTRS(OPT("axis", QP_AT_INT), OPT("saturate", QP_AT_INT))),
+	OP("DequantizeLinear", infer_dequantize, run_dequantize, 0, 0,
+	   ATTRS(OPT("axis", QP_AT_INT))),
+	QP_ROW_END,
 };

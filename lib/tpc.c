@@ -366,12 +366,7 @@ static int parse_config(const cJSON *j, const char *path, int is_default,
 
 static int known_op(const char *name)
 {
-	const qp_op_def *d;
-
-	for (d = qp_ops_float; d->name; d++)
-		if (!strcmp(d->name, name))
-			return 1;
-	return 0;
+	return qp_op_is_float(qp_op_find(name));
 }
 
 static int find_set(const qp_tpc *t, const char *name)

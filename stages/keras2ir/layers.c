@@ -741,13 +741,17 @@ static int emit_more_activation(keras_ctx *c, const keras_layer *l,
 		return add_op(c, nn, unary, 1, &in, l->name, c->rank, c->dims, err) < 0 ? -1 : 1;
 	if (!strcmp(act, "relu6"))
 		return emit_clip(c, nn, 0.0f, 6.0f, l->name, err) < 0 ? -1 : 1;
-	if (!strcmp(act, "hard_sigmoid") || !strcmp(act, "hard_swish") ||
-	    !strcmp(act, "hard_silu")) {
+	if (!strcmp(act, "hard_swish") || !strcmp(act, "hard_silu"))
+		/* Keras 3's hard_silu (hard_swish its alias) is x relu6(x + 3) / 6,
+		 * ONNX HardSwish exactly, which has no attributes; Keras 2 has no
+		 * built-in of that name. */
+		return add_op(c, nn, "HardSwish", 1, &in, l->name, c->rank, c->dims, err) < 0
+			? -1 : 1;
+	if (!strcmp(act, "hard_sigmoid")) {
 		/* Keras 2: clip(0.2x + 0.5); Keras 3: relu6(x + 3) / 6. */
-		float alpha = c->keras_major >= 3 || strcmp(act, "hard_sigmoid") ? 1.0f / 6 : 0.2f;
+		float alpha = c->keras_major >= 3 ? 1.0f / 6 : 0.2f;
 
-		node = add_op(c, nn, strcmp(act, "hard_sigmoid") ? "HardSwish" : "HardSigmoid",
-			      1, &in, l->name, c->rank, c->dims, err);
+		node = add_op(c, nn, "HardSigmoid", 1, &in, l->name, c->rank, c->dims, err);
 		if (node < 0 || qp_node_set_float(&c->g->nodes[node], "alpha", alpha) != 0 ||
 		    qp_node_set_float(&c->g->nodes[node], "beta", 0.5f) != 0)
 			return -1;
