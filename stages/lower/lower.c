@@ -280,11 +280,27 @@ static int fusable_relu(const ctx *c, int t)
 	return uses == 1 ? found : -1;
 }
 
+/* True when a two-step fusing pattern of the target runs op followed by
+ * Relu as one kernel.  Longer patterns are not acted on: lower has no
+ * kernel for three ops, and a target that fuses Conv->Add->Relu need not
+ * fuse Conv->Relu.  No target, no patterns: nothing is fused. */
+static int target_fuses_relu(const ctx *c, const char *op)
+{
+	for (int i = 0; c->tpc && i < c->tpc->n_fusing; i++) {
+		const qp_tpc_fusing *f = &c->tpc->fusing[i];
+
+		if (f->n == 2 && qp_tpc_step_matches(c->tpc, &f->steps[0], op) &&
+		    qp_tpc_step_matches(c->tpc, &f->steps[1], "Relu"))
+			return 1;
+	}
+	return 0;
+}
+
 /* The src tensor the lowered op writes: the fused Relu's output when there
  * is one.  Sets *relu. */
 static int fused_output(ctx *c, const qp_node *n, int *relu)
 {
-	int r = fusable_relu(c, n->outputs[0]);
+	int r = target_fuses_relu(c, n->op) ? fusable_relu(c, n->outputs[0]) : -1;
 
 	*relu = r >= 0;
 	if (r < 0)
@@ -633,6 +649,45 @@ static int lower_relu(ctx *c, const qp_node *n)
 	return 0;
 }
 
+/* Clip with constant bounds (ReLU6): the output shares the input's
+ * parameters, so the bounds quantized as Quantize would clamp the integers
+ * exactly where the float op clamps the reals. */
+static int lower_clip(ctx *c, const qp_node *n)
+{
+	actq ax, ay;
+	int32_t lim[2];
+	int in, out, node, i;
+
+	if (act_params(c, n, stensor(c, n, 0), &ax) ||
+	    act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
+	    same_quant(c, n, &ax, &ay))
+		return -1;
+	lim[0] = ax.qmin;
+	lim[1] = ax.qmax;
+	for (i = 0; i < 2; i++) {
+		const qp_tensor *b = stensor(c, n, 1 + i);
+		float v;
+
+		if (!b)
+			continue;
+		if (!b->data || b->dtype != QP_DT_FLOAT32 || qp_tensor_numel(b) != 1)
+			return fail(c, n, "bound '%s' is not a float32 constant scalar", b->name);
+		v = ((const float *)b->data)[0];
+		if (v != v)
+			return fail(c, n, "bound '%s' is NaN", b->name);
+		lim[i] = qp_rt_quantize_one(v, ax.scale, ax.zp, ax.qmin, ax.qmax);
+	}
+	if (lim[0] > lim[1])   /* ONNX: min > max gives max everywhere */
+		lim[0] = lim[1];
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QClip", 1, &in, out)) < 0)
+		return -1;
+	if (qp_node_set_int(&c->dst->nodes[node], "act_min", lim[0]) ||
+	    qp_node_set_int(&c->dst->nodes[node], "act_max", lim[1]))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
 /* Flatten, Reshape, Identity: a copy with the output's (inferred) shape. */
 static int lower_reshape(ctx *c, const qp_node *n)
 {
@@ -804,6 +859,7 @@ static const rule rules[] = {
 	{"Identity", lower_reshape},
 	{"Softmax", lower_softmax},
 	{"Transpose", lower_transpose},
+	{"Clip", lower_clip},
 	{NULL, NULL},
 };
 
@@ -875,6 +931,94 @@ static int set_io(ctx *c)
 	return 0;
 }
 
+/* ---- the target's resources --------------------------------------------------------- */
+
+#define N_LARGEST 3
+
+static int64_t round_up16(int64_t n)
+{
+	return (n + 15) / 16 * 16;
+}
+
+/* Bytes emit's weights section gives dst tensor t (docs/binary.md section
+ * 6: each constant padded to 16), 0 for a tensor that is not there. */
+static int64_t weight_bytes(const qp_graph *g, int t)
+{
+	if (!g->tensors[t].data || is_graph_input(g, t) || is_graph_output(g, t))
+		return 0;
+	return round_up16((int64_t)g->tensors[t].nbytes);
+}
+
+/* What node k of g costs: its arena output or its weights. */
+static int64_t node_bytes(const qp_graph *g, int k, int weights)
+{
+	const qp_node *n = &g->nodes[k];
+	int64_t sum = 0;
+
+	if (!weights)
+		return qp_lowered_in_arena(g, n->outputs[0]) ?
+		       qp_tensor_numel(&g->tensors[n->outputs[0]]) : 0;   /* int8 */
+	for (int j = 0; j < n->n_inputs; j++)
+		if (n->inputs[j] >= 0)
+			sum += weight_bytes(g, n->inputs[j]);
+	return sum;
+}
+
+/* One line on err: need bytes exceed the target's limit of key, with the
+ * N_LARGEST nodes that cost most (ties in graph order). */
+static void over_budget(const qp_graph *g, const char *what, int64_t need,
+			int64_t limit, const char *key, int weights, qp_err *err)
+{
+	char line[QP_ERR_MSG_MAX], *p = line, *end = line + sizeof line;
+	int top[N_LARGEST], n_top = 0, n_cost = 0;
+
+	p += snprintf(p, (size_t)(end - p), "%s %lld bytes, %lld more than the target's %lld (resources.%s); largest:",
+		      what, (long long)need, (long long)(need - limit), (long long)limit, key);
+	for (int k = 0; k < g->n_nodes; k++) {
+		int64_t b = node_bytes(g, k, weights);
+		int at;
+
+		if (b == 0)
+			continue;
+		n_cost++;
+		for (at = n_top; at > 0 && node_bytes(g, top[at - 1], weights) < b; at--)
+			if (at < N_LARGEST)
+				top[at] = top[at - 1];
+		if (at < N_LARGEST) {
+			top[at] = k;
+			if (n_top < N_LARGEST)
+				n_top++;
+		}
+	}
+	for (int i = 0; i < n_top && p < end; i++)
+		p += snprintf(p, (size_t)(end - p), "%s '%s' %lld bytes", i ? "," : "",
+			      g->nodes[top[i]].name, (long long)node_bytes(g, top[i], weights));
+	if (n_cost > n_top && p < end)
+		snprintf(p, (size_t)(end - p), ", ...");
+	qp_err_append(err, "%s", line);
+}
+
+/* Refuses a lowered graph the target's resources cannot hold: the weights
+ * section emit will write, and the planned arena. */
+static int check_resources(const ctx *c, const qp_plan *plan, qp_err *err)
+{
+	const qp_tpc *t = c->tpc;
+	int64_t weights = 0;
+
+	if (!t)
+		return 0;
+	err->msg[0] = '\0';
+	for (int i = 0; i < c->dst->n_tensors; i++)
+		weights += weight_bytes(c->dst, i);
+	if (t->weight_memory_bytes >= 0 && weights > t->weight_memory_bytes)
+		over_budget(c->dst, "the weights need", weights, t->weight_memory_bytes,
+			    "weight_memory_bytes", 1, err);
+	if (t->activation_memory_bytes >= 0 && plan->arena_size > t->activation_memory_bytes)
+		over_budget(c->dst, "the activation arena needs", plan->arena_size,
+			    t->activation_memory_bytes, "activation_memory_bytes", 0, err);
+	return err->msg[0] ? -1 : 0;
+}
+
 int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 {
 	ctx c;
@@ -907,6 +1051,12 @@ int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 		qp_tpc_free(c.tpc);
 		return qp_err_set(err, "%s", c.line.msg);
 	}
+	/* The target decides what is fused and how much memory there is; one
+	 * that does not parse cannot be obeyed. */
+	if (src->meta && cJSON_GetObjectItemCaseSensitive(src->meta, "target") &&
+	    qp_tpc_from_json(cJSON_GetObjectItemCaseSensitive(src->meta, "target"), &c.tpc, &c.line))
+		return qp_err_set(err, "meta.target is not a valid target description: %s", c.line.msg);
+	c.tpc_tried = 1;
 	c.dst = qp_graph_new();
 	c.map = malloc((size_t)(src->n_tensors ? src->n_tensors : 1) * sizeof *c.map);
 	c.skip = calloc((size_t)(src->n_nodes ? src->n_nodes : 1), 1);
@@ -953,7 +1103,7 @@ int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 		}
 	if (set_io(&c) || qp_graph_infer_shapes(c.dst, &c.line) ||
 	    qp_graph_verify(c.dst, &c.line) || qp_plan_compute(c.dst, &plan, &c.line) ||
-	    qp_plan_store(c.dst, &plan, &c.line)) {
+	    check_resources(&c, &plan, &c.line) || qp_plan_store(c.dst, &plan, &c.line)) {
 		qp_err_set(err, "%s", c.line.msg);
 		goto out;
 	}

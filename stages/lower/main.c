@@ -16,8 +16,10 @@ static const qp_cli cli = {
 	.prog = "lower",
 	.synopsis = "[options] [INPUT.ir] [-o OUTPUT.ir]",
 	.summary = "Lowers a quantized IR to integer ops: Quantize at the inputs, QConv/QGemm/...\n"
-		   "with Relu fused and int32 multiplier/shift requantization, Dequantize at the\n"
-		   "outputs, and a 16-byte aligned arena plan for the int8 activations.",
+		   "with Relu fused where the target's fusing_patterns allow and int32\n"
+		   "multiplier/shift requantization, Dequantize at the outputs, and a 16-byte\n"
+		   "aligned arena plan for the int8 activations, checked against the target's\n"
+		   "resources.",
 	.opts = options,
 	.epilog = "INPUT.ir must come from quantize; '-' or no INPUT reads standard input.\n"
 		  "See docs/man/lower.md and docs/ir.md section 6.\n",

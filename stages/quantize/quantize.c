@@ -8,17 +8,23 @@
 #include "quant.h"
 
 /* ---- per-op rules ------------------------------------------------------------
- * Which inputs of an op are weights (quantized per output channel) and
- * biases (int32 at s_input * s_weight).  Ops without a row have neither;
- * their float constant inputs are quantized per tensor like activations. */
+ * Which inputs of an op are weights (quantized per output channel), biases
+ * (int32 at s_input * s_weight) and parameters that stay float.  Ops
+ * without a row have none; their float constant inputs are quantized per
+ * tensor like activations. */
 
 typedef struct quant_rule {
 	const char *op;
-	int weight;          /* input index of the weight */
+	int weight;          /* input index of the weight, -1: none */
 	int bias;            /* input index of the bias, -1: none */
 	/* Output-channel axis of the weight, or -1 when this node's weight
 	 * is not one the rule handles (it is then treated as a constant). */
 	int (*weight_axis)(const qp_graph *g, const qp_node *n);
+	/* Constant inputs from this index on are parameters, kept float (0:
+	 * none): Clip's bounds are compared with, not multiplied into, the
+	 * activation, and lower quantizes them at the activation's own
+	 * parameters, which a scale of their own would only round. */
+	int float_from;
 } quant_rule;
 
 static int conv_axis(const qp_graph *g, const qp_node *n)
@@ -40,10 +46,11 @@ static int matmul_axis(const qp_graph *g, const qp_node *n)
 }
 
 static const quant_rule rules[] = {
-	{"Conv", 1, 2, conv_axis},
-	{"Gemm", 1, 2, gemm_axis},
-	{"MatMul", 1, -1, matmul_axis},
-	{NULL, 0, 0, NULL},
+	{"Conv", 1, 2, conv_axis, 0},
+	{"Gemm", 1, 2, gemm_axis, 0},
+	{"MatMul", 1, -1, matmul_axis, 0},
+	{"Clip", -1, -1, NULL, 1},
+	{NULL, 0, 0, NULL, 0},
 };
 
 static const quant_rule *find_rule(const char *op)
@@ -330,7 +337,7 @@ static int quantize_node(qp_graph *g, int ni, const qp_tpc *tpc,
 	const quant_rule *r = find_rule(n->op);
 	int wt = -1, bt = -1, axis = -1;
 
-	if (r && n->n_inputs > r->weight) {
+	if (r && r->weight >= 0 && n->n_inputs > r->weight) {
 		int cand = n->inputs[r->weight];
 
 		if (cand >= 0 && g->tensors[cand].data &&
@@ -364,7 +371,8 @@ static int quantize_node(qp_graph *g, int ni, const qp_tpc *tpc,
 	for (int j = 0; j < n->n_inputs; j++) {
 		int ct = n->inputs[j];
 
-		if (ct < 0 || ct == wt || ct == bt || !g->tensors[ct].data ||
+		if (ct < 0 || ct == wt || ct == bt || (r && r->float_from && j >= r->float_from) ||
+		    !g->tensors[ct].data ||
 		    g->tensors[ct].dtype != QP_DT_FLOAT32 ||
 		    !cfg->activation_enabled)
 			continue;
