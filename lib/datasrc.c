@@ -21,12 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <stb/stb_image.h>
 #include <zip.h>
 #include <zlib.h>
 
 #include "idx.h"
-#include "imgcheck.h"
+#include "image.h"
 #include "interp.h"
 #include "io.h"
 #include "npy.h"
@@ -81,6 +80,8 @@ struct qp_datasrc {
 	/* images */
 	char **files;
 	int64_t n_files;
+
+	int labels;               /* a label source (qp_datasrc_open_labels) */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -165,6 +166,21 @@ static int make_order(qp_datasrc *s, qp_err *err)
 	}
 	s->order = perm;
 	return 0;
+}
+
+/* The end of every open: --limit applied, the visiting order made; on any
+ * failure (rc, or here) the source is freed and NULL returned. */
+static qp_datasrc *finish_open(qp_datasrc *s, int rc, qp_err *err)
+{
+	if (rc == 0) {
+		s->count = s->o.limit > 0 && s->o.limit < s->total ? s->o.limit : s->total;
+		rc = make_order(s, err);
+	}
+	if (rc) {
+		qp_datasrc_free(s);
+		return NULL;
+	}
+	return s;
 }
 
 /* ---- zip members as stdio streams ---------------------------------------- */
@@ -372,8 +388,8 @@ static int open_npz(qp_datasrc *s, qp_err *err)
 static int check_image_size(const qp_datasrc *s, const char *path, int64_t h, int64_t w,
 			    qp_err *err)
 {
-	/* stb_image 2.27 reports success for some damaged PNM headers with a
-	 * 0x0 image; resizing would then read pixels that are not there. */
+	/* The decoders refuse a 0x0 image already; resizing one would read
+	 * pixels that are not there. */
 	if (h < 1 || w < 1)
 		return qp_err_set(err, "%s: image is %lldx%lld: no pixels", path,
 				  (long long)w, (long long)h);
@@ -672,6 +688,12 @@ static int open_by_content(qp_datasrc *s, qp_err *err)
 		s->kind = SRC_IMAGES;
 		return open_list(s, err);
 	}
+	/* Named .npy but not one (empty, foreign bytes): the .npy reader
+	 * says what is wrong, as it does for a cut header. */
+	if (has_suffix_ci(s->path, ".npy")) {
+		s->kind = SRC_NPY;
+		return 0;
+	}
 	return qp_err_set(err, "%s: unknown data format (want .npy, .npz, IDX, an image, "
 			  "a folder of images or a .txt/.lst list of images)", s->path);
 }
@@ -717,16 +739,31 @@ qp_datasrc *qp_datasrc_open(const qp_graph *g, int input_index,
 			    const char *spec, const qp_datasrc_opts *opts,
 			    qp_err *err)
 {
-	qp_datasrc *s;
 	const qp_tensor *t;
-	char s1[200];
-	int rc;
+	qp_datasrc_input in;
 
 	if (input_index < 0 || input_index >= g->n_inputs)
 		return qp_err_set(err, "the model has no input %d", input_index), NULL;
 	t = &g->tensors[g->inputs[input_index].tensor];
-	if (t->rank < 1)
-		return qp_err_set(err, "model input '%s' has no batch axis", t->name), NULL;
+	in.name = t->name;
+	in.layout = g->inputs[input_index].layout;
+	in.rank = t->rank;
+	in.dims = t->dims;
+	return qp_datasrc_open_input(&in, spec, opts, err);
+}
+
+qp_datasrc *qp_datasrc_open_input(const qp_datasrc_input *in, const char *spec,
+				  const qp_datasrc_opts *opts, qp_err *err)
+{
+	qp_datasrc *s;
+	char s1[200];
+	int rc;
+
+	if (in->rank < 1)
+		return qp_err_set(err, "model input '%s' has no batch axis", in->name), NULL;
+	if (in->rank > QP_MAX_RANK)
+		return qp_err_set(err, "model input '%s' has rank %d (at most %d)", in->name,
+				  in->rank, QP_MAX_RANK), NULL;
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return qp_err_set(err, "out of memory"), NULL;
@@ -735,10 +772,10 @@ qp_datasrc *qp_datasrc_open(const qp_graph *g, int input_index,
 		free(s);
 		return qp_err_set(err, "out of memory"), NULL;
 	}
-	s->input_name = t->name;
-	s->layout = g->inputs[input_index].layout;
-	s->rank = t->rank - 1;
-	memcpy(s->dims, t->dims + 1, sizeof(int64_t) * (size_t)s->rank);
+	s->input_name = in->name;
+	s->layout = in->layout;
+	s->rank = in->rank - 1;
+	memcpy(s->dims, in->dims + 1, sizeof(int64_t) * (size_t)s->rank);
 	s->numel = 1;
 	for (int i = 0; i < s->rank; i++)
 		s->numel *= s->dims[i];
@@ -764,20 +801,17 @@ qp_datasrc *qp_datasrc_open(const qp_graph *g, int input_index,
 		rc = qp_err_set(err, "%s: model input '%s' %s is not an image (want (N,C,H,W) with C 1 or 3, or (N,H,W))",
 				s->path, s->input_name,
 				shape_text(s->rank, s->dims, 0, s1, sizeof s1));
-	if (rc == 0) {
-		s->count = s->o.limit > 0 && s->o.limit < s->total ? s->o.limit : s->total;
-		rc = make_order(s, err);
-	}
-	if (rc) {
-		qp_datasrc_free(s);
-		return NULL;
-	}
-	return s;
+	return finish_open(s, rc, err);
 }
 
 int64_t qp_datasrc_count(const qp_datasrc *src)
 {
 	return src->count;
+}
+
+int64_t qp_datasrc_total(const qp_datasrc *src)
+{
+	return src->total;
 }
 
 int64_t qp_datasrc_sample_numel(const qp_datasrc *src)
@@ -836,7 +870,7 @@ static int next_npy(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 	/* Bad data is named where it is, not by the first tensor it poisons;
 	 * k and the element count in the file's own order (no --shuffle or
 	 * --skip in it, no layout transposition). */
-	for (int64_t i = 0; i < s->npy.row_elems; i++)
+	for (int64_t i = 0; !s->o.allow_nonfinite && i < s->npy.row_elems; i++)
 		if (!isfinite(s->row[i]))
 			return qp_err_set(err, "%s%s%s: sample %lld: non-finite value (%s) at element %lld",
 					  what, s->member ? ": member " : "", s->member ? s->member : "",
@@ -908,9 +942,7 @@ static void image_to_sample(const qp_datasrc *s, const unsigned char *px,
 /* Image files larger than this are refused before they are read whole. */
 #define IMAGE_MAX_BYTES ((size_t)1 << 30)
 
-/* The file is read whole and checked (qp_image_check) before stb_image
- * sees it: Debian's stb_image 2.27 trusts fields that damaged files get
- * wrong (docs/decisions.md). */
+/* The file is read whole and decoded from memory (lib/image.c). */
 static int next_image(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 {
 	const char *path = s->files[k];
@@ -918,6 +950,7 @@ static int next_image(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 	size_t len;
 	int w, h, comp, rc = -1;
 	unsigned char *px;
+	qp_image_info info;
 
 	if (qp_read_all(path, &file, &len, IMAGE_MAX_BYTES, err) != 0)
 		return qp_err_prefix(err, "%s: cannot open", path);
@@ -925,19 +958,13 @@ static int next_image(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 		qp_err_set(err, "%s: image file is larger than 2 GiB", path);
 		goto out;
 	}
-	if (qp_image_check(file, len, (int)s->img_c, err) != 0) {
+	/* The header only: the channel rule is checked before anything large
+	 * is decoded. */
+	if (qp_image_probe(file, len, &info, err) != 0) {
 		qp_err_prefix(err, "%s: not a valid image", path);
 		goto out;
 	}
-	/* stbi_info reads only the header: the channel rule is checked
-	 * before anything large is decoded. */
-	if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp)) {
-		const char *why = stbi_failure_reason();
-
-		qp_err_set(err, "%s: not a valid image (stb_image: %s)", path,
-			   why ? why : "unknown error");
-		goto out;
-	}
+	w = info.width, h = info.height, comp = info.channels;
 	if (s->o.channels == QP_CHANNELS_AUTO && s->img_c == 3 && comp < 3) {
 		qp_err_set(err, "%s: gray image, model input '%s' takes 3 channels; "
 			   "use --channels rgb to replicate gray", path, s->input_name);
@@ -950,18 +977,15 @@ static int next_image(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 	}
 	if (check_image_size(s, path, h, w, err))
 		goto out;
-	px = stbi_load_from_memory(file, (int)len, &w, &h, &comp, (int)s->img_c);
-	if (!px) {
-		const char *why = stbi_failure_reason();
-
-		qp_err_set(err, "%s: not a valid image (stb_image: %s)", path,
-			   why ? why : "unknown error");
+	if (qp_image_decode(file, len, (int)s->img_c, &info, &px, err) != 0) {
+		qp_err_prefix(err, "%s: not a valid image", path);
 		goto out;
 	}
+	w = info.width, h = info.height;
 	rc = check_image_size(s, path, h, w, err);
 	if (rc == 0)
 		image_to_sample(s, px, h, w, sample);
-	stbi_image_free(px);
+	free(px);
 out:
 	free(file);
 	return rc;
@@ -1001,6 +1025,8 @@ int qp_datasrc_next(qp_datasrc *src, float *sample, qp_err *err)
 	int64_t k;
 	int rc = -1;
 
+	if (src->labels)
+		qp_bug("qp_datasrc_next: a label source");
 	if (src->pos >= src->count)
 		return 0;
 	k = src->order ? src->order[src->pos] : src->pos;
@@ -1012,6 +1038,96 @@ int qp_datasrc_next(qp_datasrc *src, float *sample, qp_err *err)
 	}
 	if (rc)
 		return -1;
+	src->pos++;
+	return 1;
+}
+
+/* ---- labels ------------------------------------------------------------------ */
+
+qp_datasrc *qp_datasrc_open_labels(const char *spec, int64_t want,
+				   const qp_datasrc_opts *opts, qp_err *err)
+{
+	qp_datasrc *s = calloc(1, sizeof *s);
+	const char *what;
+	struct stat st;
+	int rc;
+
+	if (!s)
+		return qp_err_set(err, "out of memory"), NULL;
+	s->labels = 1;
+	s->numel = 1;
+	s->path = dup_str(spec ? spec : "-");
+	if (!s->path) {
+		free(s);
+		return qp_err_set(err, "out of memory"), NULL;
+	}
+	what = qp_is_stdio(s->path) ? "-" : s->path;
+	if (!qp_is_stdio(s->path) && stat(s->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		qp_err_set(err, "%s: is a directory, not a label file (.npy or IDX)", s->path);
+		qp_datasrc_free(s);
+		return NULL;
+	}
+	if (opts) {
+		s->o.shuffle = opts->shuffle;
+		s->o.seed = opts->seed;
+		s->o.limit = opts->limit;
+	}
+	rc = open_by_content(s, err);
+	if (rc == 0 && s->kind == SRC_NPY) {
+		rc = qp_npy_open(&s->npy, s->path, err) ? qp_err_prefix(err, "%s", what) : 0;
+		s->npy_open = rc == 0;
+		if (rc == 0 && (s->npy.rank != 1 || s->npy.rows != want))
+			rc = qp_err_set(err, "%s: labels must have shape (%lld,), not rank %d with %lld rows",
+					what, (long long)want, s->npy.rank, (long long)s->npy.rows);
+		if (rc == 0 && (s->npy.type == QP_NPY_F32 || s->npy.type == QP_NPY_F64))
+			rc = qp_err_set(err, "%s: labels must be integers, not floats", what);
+		if (rc == 0) {
+			s->total = s->npy.rows;
+			s->data_off = ftell(s->npy.fp);
+			if (s->o.shuffle && s->data_off < 0)
+				rc = qp_err_set(err, "%s: --shuffle needs a file it can seek in, not a pipe",
+						what);
+		}
+	} else if (rc == 0 && s->kind == SRC_IDX) {
+		rc = qp_idx_open(&s->idx, s->path, err) ? qp_err_prefix(err, "%s", s->path) : 0;
+		if (rc == 0 && (s->idx.rank != 1 || s->idx.items != want))
+			rc = qp_err_set(err, "%s: labels must have shape (%lld,), not rank %d with %lld rows",
+					s->path, (long long)want, s->idx.rank, (long long)s->idx.items);
+		s->total = s->idx.items;
+	} else if (rc == 0) {
+		rc = qp_err_set(err, "%s: labels must be a .npy of shape (N,) or an IDX label file",
+				s->path);
+	}
+	return finish_open(s, rc, err);
+}
+
+int qp_datasrc_next_label(qp_datasrc *src, int64_t *label, qp_err *err)
+{
+	const char *what = qp_is_stdio(src->path) ? "-" : src->path;
+	int64_t k;
+
+	if (!src->labels)
+		qp_bug("qp_datasrc_next_label: not a label source");
+	if (src->pos >= src->count)
+		return 0;
+	k = src->order ? src->order[src->pos] : src->pos;
+	if (src->kind == SRC_IDX) {
+		uint8_t b;
+
+		if (qp_idx_seek(&src->idx, k, err) || qp_idx_read_items(&src->idx, 1, &b, err))
+			return qp_err_prefix(err, "%s: label %lld", what, (long long)k);
+		*label = b;
+	} else {
+		if (k != src->npy.rows_read) {
+			long off = src->data_off + (long)(k * (int64_t)src->npy.elem_size);
+
+			if (fseek(src->npy.fp, off, SEEK_SET) != 0)
+				return qp_err_errno(err, "%s: cannot seek to label %lld", what, (long long)k);
+			src->npy.rows_read = k;
+		}
+		if (qp_npy_read_rows_i64(&src->npy, 1, label, err))
+			return qp_err_prefix(err, "%s", what);
+	}
 	src->pos++;
 	return 1;
 }
@@ -1106,24 +1222,4 @@ int qp_datasrc_parse_floats3(const char *s, float v[3], int positive, qp_err *er
 bad:
 	return qp_err_set(err, "bad value list '%s' (want one number or three separated by commas%s)",
 			  s, positive ? ", each > 0" : "");
-}
-
-void qp_datasrc_split_arg(const qp_graph *g, const char *arg, int *input_index,
-			  const char **path)
-{
-	const char *eq = strchr(arg, '=');
-
-	*input_index = -1;
-	*path = arg;
-	if (!eq)
-		return;
-	for (int i = 0; i < g->n_inputs; i++) {
-		const char *name = g->tensors[g->inputs[i].tensor].name;
-
-		if (strlen(name) == (size_t)(eq - arg) && strncmp(name, arg, (size_t)(eq - arg)) == 0) {
-			*input_index = i;
-			*path = eq + 1;
-			return;
-		}
-	}
 }

@@ -1,4 +1,5 @@
-/* Calibration data sources: one stream of samples for one graph input.
+/* Data sources: one stream of samples for one model input (lib/feed.h
+ * batches them for calibrate, irrun and simulate).
  *
  * A source turns a path into canonical samples (the graph input's dims
  * without the batch axis, NCHW for images, float32), one at a time, so a
@@ -22,7 +23,7 @@
  * gzip or IDX header, image magic), a list file by its extension .txt/.lst.
  * "-" reads a .npy from standard input.
  *
- * Images (PNG, JPEG, BMP, PPM/PGM, decoded by stb_image) are converted to
+ * Images (PNG, JPEG, BMP, PPM/PGM, decoded by lib/image.c) are converted to
  * value = (pixel * scale - mean[c]) / std[c] for output channel c, pixel
  * 0..255.  See docs/calibrate.md, "Data sources", for resizing, channel
  * rules and the shuffle algorithm: those are part of this contract.
@@ -64,9 +65,25 @@ typedef struct qp_datasrc_opts {
 	int64_t limit;          /* > 0: at most this many samples */
 	int shuffle;            /* 1: visit samples in a seeded random order */
 	uint64_t seed;
+	int allow_nonfinite;    /* 1: pass NaN/inf in arrays through (irrun,
+	                           simulate); 0: an error naming the sample */
 } qp_datasrc_opts;
 
 typedef struct qp_datasrc qp_datasrc;
+
+/* A model input as a source sees it, so that inputs that are no graph
+ * tensor (a device binary's) can be fed too.  Borrowed: name, layout and
+ * dims must outlive the source. */
+typedef struct qp_datasrc_input {
+	const char *name;       /* for messages and the .npz member name */
+	const char *layout;     /* the user layout: NULL, "NCHW" or "NHWC" */
+	int rank;               /* with the batch axis (>= 1) */
+	const int64_t *dims;    /* canonical dims, dims[0] the batch */
+} qp_datasrc_input;
+
+/* qp_datasrc_open for an input described by in. */
+qp_datasrc *qp_datasrc_open_input(const qp_datasrc_input *in, const char *spec,
+				  const qp_datasrc_opts *opts, qp_err *err);
 
 /* Opens spec for graph input input_index.  Checks everything it can
  * without decoding images: format, shapes against the input, options
@@ -87,6 +104,19 @@ const char *qp_datasrc_kind(const qp_datasrc *src);
 int qp_datasrc_next(qp_datasrc *src, float *sample, qp_err *err);
 void qp_datasrc_free(qp_datasrc *src);
 
+/* Integer class labels, one per sample: a .npy of shape (want,) and an
+ * integer dtype, or an IDX label file (rank 1) of want labels, want being
+ * the samples in the data file (before limit).  The options' shuffle, seed and
+ * limit apply as to data, so labels visit the samples data sources with the
+ * same options visit; the rest is ignored.  Read with
+ * qp_datasrc_next_label; qp_datasrc_count tells how many there are. */
+qp_datasrc *qp_datasrc_open_labels(const char *spec, int64_t want,
+				   const qp_datasrc_opts *opts, qp_err *err);
+/* Samples in the file, before limit. */
+int64_t qp_datasrc_total(const qp_datasrc *src);
+/* As qp_datasrc_next, for a label source. */
+int qp_datasrc_next_label(qp_datasrc *src, int64_t *label, qp_err *err);
+
 /* Helpers for the command line; each returns 0 or -1 with a message that
  * names the bad value (callers turn it into a usage error). */
 /* "224" (square) or "WIDTHxHEIGHT" ("320x240"), the order image tools and
@@ -101,10 +131,5 @@ int qp_datasrc_parse_channels(const char *s, qp_channels *c, qp_err *err);
  * (positive != 0 asks for that). */
 int qp_datasrc_parse_floats3(const char *s, float v[3], int positive,
 			     qp_err *err);
-/* --data ARG: "name=path" when name is a graph input (*input_index set),
- * else the whole ARG is a path and *input_index = -1 (the caller assigns
- * inputs in order).  *path points into arg. */
-void qp_datasrc_split_arg(const qp_graph *g, const char *arg,
-			  int *input_index, const char **path);
 
 #endif

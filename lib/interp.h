@@ -58,23 +58,4 @@ void qp_layout_user_dims(const char *layout, int rank, const int64_t *dims,
  * dtypes converted.  dst holds the output's numel floats. */
 int qp_interp_output_f32(const qp_interp *ip, int i, float *dst, qp_err *err);
 
-/* Streams samples from .npy files into the interpreter's inputs, one batch
- * at a time, without holding the data set in memory.  One file per graph
- * input, in order.  Dim 0 of every graph input is the batch; each file's
- * dims after the first must equal the input's per-sample dims in the user's
- * layout (a graph input (1,3,32,32) with layout "NHWC" takes (N,32,32,3)).
- * Error messages start with the offending file's path. */
-typedef struct qp_feed qp_feed;
-
-qp_feed *qp_feed_open(const qp_graph *g, int n_paths,
-		      const char *const *paths, qp_err *err);
-void qp_feed_free(qp_feed *f);
-/* Samples (rows) in the files; the model's batch size. */
-int64_t qp_feed_samples(const qp_feed *f);
-int64_t qp_feed_batch(const qp_feed *f);
-/* Fills the inputs with the next batch: returns how many real samples it
- * holds (a short last batch is padded with zeros), 0 at the end, -1 on
- * error. */
-int64_t qp_feed_next(qp_feed *f, qp_interp *ip, qp_err *err);
-
 #endif

@@ -8,29 +8,13 @@
 
 static void release(qp_results *r)
 {
-	qp_npy_close(&r->labels);
-	free(r->label_buf);
-	r->label_buf = NULL;
 	r->labels_path = NULL;
 }
 
-int qp_results_open_labels(qp_results *r, const char *path, int64_t samples,
-			   int64_t batch, qp_err *err)
+void qp_results_eval(qp_results *r, const char *path, int64_t samples)
 {
-	if (qp_npy_open(&r->labels, path, err))
-		return qp_err_prefix(err, "%s", path);
 	r->labels_path = path;
 	r->samples = samples;
-	if (r->labels.rank != 1 || r->labels.rows != samples)
-		return qp_err_set(err, "%s: labels must have shape (%lld,), not rank %d with %lld rows",
-				  path, (long long)samples, r->labels.rank,
-				  (long long)r->labels.rows);
-	if (r->labels.type == QP_NPY_F32 || r->labels.type == QP_NPY_F64)
-		return qp_err_set(err, "%s: labels must be integers, not floats", path);
-	r->label_buf = malloc(sizeof(int64_t) * (size_t)(batch > 0 ? batch : 1));
-	if (!r->label_buf)
-		return qp_err_set(err, "out of memory");
-	return 0;
 }
 
 int qp_results_open_outputs(qp_results *r, int n, const char *const *names,
@@ -67,17 +51,14 @@ static int64_t argmax(const float *x, int64_t n)
 }
 
 int qp_results_add(qp_results *r, int i, const float *y, int64_t take,
-		   int64_t per, qp_err *err)
+		   int64_t per, const int64_t *labels, qp_err *err)
 {
 	if (i < r->n_outs &&
 	    qp_out_write(&r->outs[i], y, sizeof(float) * (size_t)(take * per), err))
 		return qp_err_prefix(err, "%s", r->out_names[i]);
-	if (i == 0 && r->labels_path) {
-		if (qp_npy_read_rows_i64(&r->labels, take, r->label_buf, err))
-			return qp_err_prefix(err, "%s", r->labels_path);
+	if (i == 0 && r->labels_path)
 		for (int64_t s = 0; s < take; s++)
-			r->correct += argmax(y + s * per, per) == r->label_buf[s];
-	}
+			r->correct += argmax(y + s * per, per) == labels[s];
 	return 0;
 }
 

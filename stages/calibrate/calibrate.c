@@ -4,8 +4,9 @@
  * the samples can be spread over threads in any order and over separate
  * runs (shards) that calibrate --merge combines: the result is the same
  * bytes.  Each thread has its own interpreter and accumulators over the
- * shared, read-only graph; the data sources are shared behind a mutex and
- * hand out one batch at a time, so memory does not grow with the data set.
+ * shared, read-only graph; the data feed (lib/feed.h) is shared behind a
+ * mutex and hands out one batch at a time, so memory does not grow with the
+ * data set.
  */
 #include "calibrate.h"
 
@@ -20,7 +21,7 @@
 
 typedef struct shared {
 	const qp_graph *g;
-	qp_datasrc **src;        /* per graph input */
+	qp_feed *feed;
 	int64_t batch, total, next, done;  /* next: handed out; done: run */
 	int failed, data_error;
 	qp_err err;
@@ -149,30 +150,14 @@ static int64_t take_batch(worker *w, qp_interp *ip)
 	shared *sh = w->sh;
 	int64_t take;
 
+	float *dst[QP_FEED_MAX_INPUTS];
+
+	for (int i = 0; i < sh->g->n_inputs; i++)
+		dst[i] = qp_interp_input(ip, i)->data;
 	pthread_mutex_lock(&sh->lock);
-	take = sh->failed ? 0 : sh->total - sh->next;
-	if (take > sh->batch)
-		take = sh->batch;
-	for (int i = 0; i < sh->g->n_inputs && take > 0; i++) {
-		qp_value *in = qp_interp_input(ip, i);
-		float *dst = in->data;
-		int64_t per = in->numel / sh->batch;
-
-		for (int64_t k = 0; k < take; k++) {
-			int rc = qp_datasrc_next(sh->src[i], dst + k * per, &sh->err);
-
-			if (rc != 1) {
-				if (rc == 0)
-					qp_err_set(&sh->err, "data ended early at sample %lld",
-						   (long long)(sh->next + k));
-				sh->failed = sh->data_error = 1;
-				take = -1;
-				break;
-			}
-		}
-		if (take > 0)
-			memset(dst + take * per, 0, (size_t)((sh->batch - take) * per) * sizeof *dst);
-	}
+	take = sh->failed ? 0 : qp_feed_next(sh->feed, dst, NULL, &sh->err);
+	if (take < 0)
+		sh->failed = sh->data_error = 1;
 	if (take > 0) {
 		w->sample0 = sh->next;
 		sh->next += take;
@@ -223,56 +208,31 @@ static int is_quantized(const qp_graph *g)
 	return 0;
 }
 
-/* Opens one source per input; all must hold the same number of samples. */
-static int open_sources(const qp_graph *g, const calib_opts *o, shared *sh,
-			qp_err *err)
+/* Opens the feed; calibrate needs float32 inputs and some samples. */
+static int open_feed(const qp_graph *g, const calib_opts *o, shared *sh, qp_err *err)
 {
-	int64_t count = -1;
-	qp_datasrc_opts so = o->src;
+	qp_datasrc_input in[QP_FEED_MAX_INPUTS];
 
-	so.limit = o->limit > 0 ? o->skip + o->limit : 0;
+	if (g->n_inputs > QP_FEED_MAX_INPUTS)
+		return qp_err_set(err, "the model has %d inputs; at most %d are supported",
+				  g->n_inputs, QP_FEED_MAX_INPUTS);
 	for (int i = 0; i < g->n_inputs; i++) {
 		const qp_tensor *t = &g->tensors[g->inputs[i].tensor];
-		int64_t n;
 
 		if (t->dtype != QP_DT_FLOAT32)
 			return qp_err_set(err, "input '%s' is %s; calibrate feeds float32 inputs only",
 					  t->name, qp_dtype_name(t->dtype));
-		sh->src[i] = qp_datasrc_open(g, i, o->paths[i], &so, err);
-		if (!sh->src[i])
-			return -1;
-		if (qp_datasrc_sample_numel(sh->src[i]) * sh->batch != qp_tensor_numel(t))
-			return qp_err_set(err, "%s: samples of %lld values do not fill input '%s' in batches of %lld",
-					  o->paths[i], (long long)qp_datasrc_sample_numel(sh->src[i]),
-					  t->name, (long long)sh->batch);
-		n = qp_datasrc_count(sh->src[i]);
-		if (count >= 0 && n != count)
-			return qp_err_set(err, "%s: %lld samples, but %s has %lld",
-					  o->paths[i], (long long)n, o->paths[0], (long long)count);
-		count = n;
+		in[i].name = t->name;
+		in[i].layout = g->inputs[i].layout;
+		in[i].rank = t->rank;
+		in[i].dims = t->dims;
 	}
-	if (count <= o->skip)
-		return qp_err_set(err, "%s: no samples%s", o->paths[0],
-				  o->skip ? " after --skip" : "");
-	sh->total = count - o->skip;
-	return 0;
-}
-
-/* Reads and drops the first skip samples of every source. */
-static int skip_samples(const qp_graph *g, shared *sh, int64_t skip, qp_err *err)
-{
-	for (int i = 0; i < g->n_inputs; i++) {
-		float *scratch = malloc((size_t)qp_datasrc_sample_numel(sh->src[i]) * sizeof *scratch);
-
-		if (!scratch)
-			return qp_err_set(err, "out of memory");
-		for (int64_t k = 0; k < skip; k++)
-			if (qp_datasrc_next(sh->src[i], scratch, err) != 1) {
-				free(scratch);
-				return -1;
-			}
-		free(scratch);
-	}
+	sh->feed = qp_feed_open(g->n_inputs, in, o->paths, &o->feed, err);
+	if (!sh->feed)
+		return -1;
+	sh->total = qp_feed_samples(sh->feed);
+	if (sh->total == 0)
+		return qp_err_set(err, "%s: no samples", o->paths[0]);
 	return 0;
 }
 
@@ -299,15 +259,10 @@ int calibrate_graph(qp_graph *g, const calib_opts *o, int64_t *used,
 			return qp_err_set(err, "input '%s': dim 0 must be the batch size %lld shared by all inputs",
 					  t->name, (long long)sh.batch);
 	}
-	sh.src = calloc((size_t)g->n_inputs, sizeof *sh.src);
-	if (!sh.src)
-		return qp_err_set(err, "out of memory");
-	if (open_sources(g, o, &sh, err) || skip_samples(g, &sh, o->skip, err)) {
+	if (open_feed(g, o, &sh, err)) {
 		*data_error = 1;
 		goto out;
 	}
-	if (o->limit > 0 && o->limit < sh.total)
-		sh.total = o->limit;
 	for (int t = 0; t < g->n_tensors; t++)
 		if (qp_stats_channels(&g->tensors[t]) > nch_max)
 			nch_max = qp_stats_channels(&g->tensors[t]);
@@ -396,9 +351,7 @@ out:
 		free(w);
 		pthread_mutex_destroy(&sh.lock);
 	}
-	for (int i = 0; i < g->n_inputs; i++)
-		qp_datasrc_free(sh.src[i]);
-	free(sh.src);
+	qp_feed_free(sh.feed);
 	return rc;
 }
 

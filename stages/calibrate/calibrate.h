@@ -4,15 +4,13 @@
 
 #include <stdint.h>
 
-#include "datasrc.h"
+#include "feed.h"
 #include "ir.h"
 
 /* One data source per graph input: paths[i] feeds graph input i. */
 typedef struct calib_opts {
 	const char *const *paths;   /* g->n_inputs entries */
-	qp_datasrc_opts src;        /* image options and shuffle; limit ignored */
-	int64_t skip;               /* samples to pass over first */
-	int64_t limit;              /* > 0: at most this many after skip */
+	qp_feed_opts feed;          /* image options, skip, limit, shuffle */
 	int threads;                /* >= 1 */
 	int progress;               /* print a progress line on stderr */
 } calib_opts;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "calibrate.h"
@@ -14,23 +13,14 @@
 
 enum {
 	OPT_DATA = 'd', OPT_OUTPUT = 'o', OPT_QUIET = 'q', OPT_THREADS = 'j',
-	OPT_LIMIT = 256, OPT_SKIP, OPT_SIZE, OPT_RESIZE, OPT_MEAN, OPT_STD,
-	OPT_SCALE, OPT_CHANNELS, OPT_SHUFFLE, OPT_MERGE
+	OPT_MERGE = 256
 };
 
 #define MAX_DATA 16
 
 static const qp_cli_opt options[] = {
 	{OPT_DATA, "data", 'd', "[INPUT=]PATH", "samples: .npy, .npz, .idx[.gz], an image folder, a list file or an image; once per model input"},
-	{OPT_SIZE, "size", 0, "WxH", "image size to produce (default: the model input's)"},
-	{OPT_RESIZE, "resize", 0, "MODE", "none (default: other sizes are an error), bilinear or crop"},
-	{OPT_MEAN, "mean", 0, "A[,B,C]", "subtracted per channel after --scale (default 0)"},
-	{OPT_STD, "std", 0, "A[,B,C]", "divided per channel after --mean (default 1)"},
-	{OPT_SCALE, "scale", 0, "X", "pixel multiplier (default 1/255)"},
-	{OPT_CHANNELS, "channels", 0, "ORDER", "rgb, bgr or gray (default: from the model)"},
-	{OPT_SKIP, "skip", 0, "N", "pass over the first N samples (for shards)"},
-	{OPT_LIMIT, "limit", 0, "N", "use at most N samples after --skip (default: all)"},
-	{OPT_SHUFFLE, "shuffle", 0, "SEED", "visit samples in a seeded random order"},
+	QP_FEED_CLI_OPTS,
 	{OPT_THREADS, "threads", 'j', "N", "interpreter threads (default: all cores)"},
 	{OPT_MERGE, "merge", 0, NULL, "combine the statistics of the calibrated IRs given as arguments"},
 	{OPT_OUTPUT, "output", 'o', "PATH", "write the IR here (default: standard output)"},
@@ -77,63 +67,31 @@ static qp_graph *merge_files(int n, char **paths)
 	return g;
 }
 
-/* "NAME=PATH" whose NAME is no model input, and no file of that whole name
- * exists: a misspelt input name, a usage error (docs/man/calibrate.md).
- * A NAME with a '/' is taken for part of a path. */
-static int unknown_input(const qp_graph *g, const char *arg, qp_err *err)
-{
-	const char *eq = strchr(arg, '=');
-	struct stat st;
-	char names[512] = "";
-	size_t used = 0;
-
-	if (!eq || eq == arg || memchr(arg, '/', (size_t)(eq - arg)) || stat(arg, &st) == 0)
-		return 0;
-	for (int i = 0; i < g->n_inputs && used < sizeof names; i++)
-		used += (size_t)snprintf(names + used, sizeof names - used, "%s'%s'", i ? ", " : "",
-					 g->tensors[g->inputs[i].tensor].name);
-	return qp_err_set(err, "--data %s: the model has no input '%.*s' (its inputs: %s)",
-			  arg, (int)(eq - arg), arg, names);
-}
-
-/* Gives each model input its --data path: "name=path" to that input,
- * plain paths to the remaining inputs in order.  A usage problem is
- * returned in err (the caller frees, then reports it: exiting from here
- * would leave the graph and the table behind). */
+/* Gives each model input its --data path (qp_feed_assign).  A usage
+ * problem is returned in err (the caller frees, then reports it: exiting
+ * from here would leave the graph and the table behind). */
 static int assign_data(const qp_graph *g, int n_data, const char *const *data, const char **paths,
 		       qp_err *err)
 {
-	for (int i = 0, next = 0; i < n_data; i++) {
-		int idx;
-		const char *path;
+	qp_datasrc_input in[QP_FEED_MAX_INPUTS];
 
-		qp_datasrc_split_arg(g, data[i], &idx, &path);
-		if (idx < 0 && unknown_input(g, data[i], err))
-			return -1;
-		if (idx < 0) {
-			while (next < g->n_inputs && paths[next])
-				next++;
-			if (next == g->n_inputs)
-				return qp_err_set(err, "more --data than model inputs (%d)", g->n_inputs);
-			idx = next;
-		}
-		if (paths[idx])
-			return qp_err_set(err, "two --data for input '%s'",
-					  g->tensors[g->inputs[idx].tensor].name);
-		paths[idx] = path;
+	if (g->n_inputs > QP_FEED_MAX_INPUTS)
+		return qp_err_set(err, "the model has %d inputs; at most %d are supported",
+				  g->n_inputs, QP_FEED_MAX_INPUTS);
+	for (int i = 0; i < g->n_inputs; i++) {
+		in[i].name = g->tensors[g->inputs[i].tensor].name;
+		in[i].layout = g->inputs[i].layout;
+		in[i].rank = g->tensors[g->inputs[i].tensor].rank;
+		in[i].dims = g->tensors[g->inputs[i].tensor].dims;
 	}
-	for (int i = 0; i < g->n_inputs; i++)
-		if (!paths[i])
-			return qp_err_set(err, "no --data for input '%s' (the model has %d inputs)",
-					  g->tensors[g->inputs[i].tensor].name, g->n_inputs);
-	return 0;
+	return qp_feed_assign(g->n_inputs, in, "--data", n_data, data, paths, err);
 }
 
 int main(int argc, char **argv)
 {
 	const char *data[MAX_DATA], *out = NULL, *model = "-", *arg;
 	const char **paths = NULL;
-	int n_data = 0, quiet = 0, merge = 0, data_error, c, first;
+	int n_data = 0, quiet = 0, merge = 0, data_error, c, first, rc;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	int64_t used = 0;
 	calib_opts o = {0};
@@ -142,41 +100,16 @@ int main(int argc, char **argv)
 
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
+		if ((rc = qp_feed_option(&o.feed, c, arg, &err)) < 0)
+			usage_err(&err);
+		if (rc)
+			continue;
 		switch (c) {
 		case OPT_DATA:
 			if (n_data == MAX_DATA)
 				qp_usage_error("too many --data options (at most %d)", MAX_DATA);
 			data[n_data++] = arg;
 			break;
-		case OPT_SIZE:
-			if (qp_datasrc_parse_size(arg, &o.src.height, &o.src.width, &err))
-				usage_err(&err);
-			break;
-		case OPT_RESIZE:
-			if (qp_datasrc_parse_resize(arg, &o.src.resize, &err))
-				usage_err(&err);
-			break;
-		case OPT_CHANNELS:
-			if (qp_datasrc_parse_channels(arg, &o.src.channels, &err))
-				usage_err(&err);
-			break;
-		case OPT_MEAN:
-			if (qp_datasrc_parse_floats3(arg, o.src.mean, 0, &err))
-				usage_err(&err);
-			break;
-		case OPT_STD:
-			if (qp_datasrc_parse_floats3(arg, o.src.std, 1, &err))
-				usage_err(&err);
-			break;
-		case OPT_SCALE:
-			o.src.scale = (float)qp_arg_double("--scale", arg);
-			break;
-		case OPT_SHUFFLE:
-			o.src.shuffle = 1;
-			o.src.seed = (uint64_t)qp_arg_int("--shuffle", arg, 0, INT64_MAX);
-			break;
-		case OPT_SKIP: o.skip = qp_arg_int("--skip", arg, 0, INT64_MAX); break;
-		case OPT_LIMIT: o.limit = qp_arg_int("--limit", arg, 1, INT64_MAX); break;
 		case OPT_THREADS: threads = (long)qp_arg_int("--threads", arg, 1, 1024); break;
 		case OPT_MERGE: merge = 1; break;
 		case OPT_OUTPUT: out = arg; break;

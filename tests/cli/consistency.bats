@@ -70,14 +70,18 @@ device() {
 	need_numpy
 	device
 	mkdir dir x.npy img
+	# Every data consumer reads a folder as images (lib/feed.h): an empty
+	# one is the same error in all three; labels are never a folder.
 	run -1 --separate-stderr irrun low.ir --input dir -o y.npy
-	[ "$stderr" = "irrun: dir: is a directory, not a .npy file" ]
+	[ "$stderr" = "irrun: dir: no images (.png .jpg .jpeg .bmp .ppm .pgm)" ]
 	run -1 --separate-stderr simulate m.bin --input dir -o y.npy
-	[ "$stderr" = "simulate: dir: is a directory, not a .npy file" ]
+	[ "$stderr" = "simulate: dir: no images (.png .jpg .jpeg .bmp .ppm .pgm)" ]
+	run -1 --separate-stderr irrun low.ir --input x.npy -o y.npy
+	[ "$stderr" = "irrun: x.npy: is a directory, not a file (and holds no images .png .jpg .jpeg .bmp .ppm .pgm)" ]
 	run -1 --separate-stderr irrun low.ir --input "$LOW/ops.x.npy" --eval dir
-	[ "$stderr" = "irrun: dir: is a directory, not a .npy file" ]
+	[ "$stderr" = "irrun: dir: is a directory, not a label file (.npy or IDX)" ]
 	run -1 --separate-stderr simulate m.bin --input "$LOW/ops.x.npy" --eval dir
-	[ "$stderr" = "simulate: dir: is a directory, not a .npy file" ]
+	[ "$stderr" = "simulate: dir: is a directory, not a label file (.npy or IDX)" ]
 	run -1 --separate-stderr idx2npy dir -o y.npy
 	[ "$stderr" = "idx2npy: dir: is a directory, not an IDX file" ]
 	# calibrate takes a folder of images; one named like a data file and
@@ -116,7 +120,7 @@ device() {
 	run -1 --separate-stderr irrun tiny.ir --input short.npy -o y.npy
 	[ "$stderr" = "irrun: short.npy: not a .npy file (bad magic)" ]
 	run -1 --separate-stderr irrun tiny.ir --input tiny.ir -o y.npy
-	[ "$stderr" = "irrun: tiny.ir: not a .npy file (bad magic)" ]
+	[ "$stderr" = "irrun: tiny.ir: unknown data format (want .npy, .npz, IDX, an image, a folder of images or a .txt/.lst list of images)" ]
 	only_files tiny.ir three.npy eight.npy cut.npy empty.npy short.npy
 }
 

@@ -30,8 +30,9 @@ tiny() {
 
 @test "--help lists every option and exits 0" {
 	run -0 irrun --help
-	assert_output --partial "Usage: irrun [options] [MODEL.ir] --input X.npy [-o Y.npy] [--eval LABELS.npy]"
-	for opt in --input --output --eval --float --force --quiet --help --version; do
+	assert_output --partial "Usage: irrun [options] [MODEL.ir] --input [INPUT=]PATH [-o Y.npy] [--eval LABELS]"
+	for opt in --input --output --eval --float --force --quiet --help --version \
+		   --size --resize --mean --std --scale --channels --skip --limit --shuffle; do
 		assert_output --partial -- "$opt"
 	done
 }
@@ -104,10 +105,10 @@ tiny() {
 	[ ! -e y.npy ]
 }
 
-@test "not a .npy file: exit 1, no output" {
+@test "not a data file: exit 1, no output" {
 	tiny
 	run -1 --separate-stderr irrun tiny.ir --input tiny.ir -o y.npy
-	[ "$stderr" = "irrun: tiny.ir: not a .npy file (bad magic)" ]
+	[ "$stderr" = "irrun: tiny.ir: unknown data format (want .npy, .npz, IDX, an image, a folder of images or a .txt/.lst list of images)" ]
 	[ ! -e y.npy ]
 }
 

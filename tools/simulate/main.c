@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "feed.h"
 #include "interp.h"
 #include "io.h"
 #include "npy.h"
@@ -18,9 +19,8 @@ enum { OPT_INPUT = QP_RUN_OPT_INPUT, OPT_OUTPUT = QP_RUN_OPT_OUTPUT, OPT_FORCE =
 #define MAX_BINARY ((size_t)1 << 31)
 
 static const qp_cli_opt options[] = {
-	{OPT_INPUT, "input", 'i', "X.npy", "input data, samples along dim 0; once per model input ('-' = stdin)"},
-	{OPT_OUTPUT, "output", 'o', "Y.npy", "write the outputs here, once per model output (default: stdout)"},
-	{OPT_EVAL, "eval", 0, "LABELS.npy", "compare output 0's argmax with integer labels (N,); print top-1"},
+	QP_RUN_CLI_OPTS,
+	QP_FEED_CLI_OPTS,
 	{OPT_INFO, "info", 0, NULL, "print binary_size and arena_size of MODEL.bin and exit"},
 	{OPT_FORCE, "force", 'f', NULL, "write binary output to a terminal"},
 	{OPT_QUIET, "quiet", 'q', NULL, "print no progress"},
@@ -29,31 +29,39 @@ static const qp_cli_opt options[] = {
 
 static const qp_cli cli = {
 	.prog = "simulate",
-	.synopsis = "[options] MODEL.bin --input X.npy [-o Y.npy] [--eval LABELS.npy]\n"
+	.synopsis = "[options] MODEL.bin --input [INPUT=]PATH [-o Y.npy] [--eval LABELS]\n"
 		    "       simulate --info MODEL.bin",
-	.summary = "Runs a device binary (from emit) through the qpipe runtime over the samples\n"
-		   "of a .npy file and writes the outputs, stacked along dim 0, as float32 .npy.",
+	.summary = "Runs a device binary (from emit) through the qpipe runtime over samples\n"
+		   "(.npy, .npz, IDX, image folder, list file or image) and writes the outputs,\n"
+		   "stacked along dim 0, as float32 .npy.",
 	.opts = options,
 	.epilog = "Data conventions are irrun's: dim 0 is the batch, data is read in batches of\n"
 		  "the model's batch size, inputs/outputs recorded as NHWC are transposed at the\n"
-		  "boundary. See docs/man/simulate.md.\n",
+		  "boundary. The binary records no input names: INPUT is the index (0, 1, ...).\n"
+		  "See docs/man/simulate.md.\n",
 };
 
 typedef struct sim_args {
 	const char *model;
 	qp_run_files files;
+	qp_feed_opts feed;
 	int info;
 } sim_args;
 
 static void parse_args(int argc, char **argv, sim_args *a)
 {
 	const char *arg;
-	int c, first;
+	int c, first, rc;
+	qp_err err = {{0}};
 
 	memset(a, 0, sizeof *a);
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
 		if (qp_run_files_option(&a->files, c, arg))
+			continue;
+		if ((rc = qp_feed_option(&a->feed, c, arg, &err)) < 0)
+			qp_usage_error("%s", err.msg);
+		if (rc)
 			continue;
 		switch (c) {
 		case OPT_INFO: a->info = 1; break;
@@ -65,6 +73,7 @@ static void parse_args(int argc, char **argv, sim_args *a)
 	if (a->info)
 		return;
 	qp_run_files_check(&a->files, a->model);
+	a->feed.src.allow_nonfinite = 1;   /* as irrun */
 }
 
 static const char *layout_name(int layout)
@@ -84,8 +93,12 @@ typedef struct sim {
 	int n_in, n_out;
 	qp_io_info in[QP_RESULTS_MAX], out[QP_RESULTS_MAX];
 	int64_t batch;
-	qp_npy npy[QP_RESULTS_MAX];
-	float *user_in[QP_RESULTS_MAX], *canon_in[QP_RESULTS_MAX];
+	/* The feed's view of the inputs: named by index, canonical dims. */
+	char in_name[QP_RESULTS_MAX][12];
+	int64_t in_dims[QP_RESULTS_MAX][QP_MAX_RANK];
+	qp_datasrc_input ports[QP_RESULTS_MAX];
+	qp_feed *feed;
+	float *canon_in[QP_RESULTS_MAX];
 	float *canon_out[QP_RESULTS_MAX], *user_out[QP_RESULTS_MAX];
 	unsigned char *arena;
 } sim;
@@ -93,40 +106,32 @@ typedef struct sim {
 static void open_inputs(sim *s, const sim_args *a, int64_t *samples)
 {
 	qp_err err = {{0}};
+	const char *paths[QP_RESULTS_MAX];
 
-	if (a->files.n_inputs != s->n_in)
-		qp_die(a->model, "the model has %d inputs, --input was given %d times",
-		       s->n_in, a->files.n_inputs);
 	for (int i = 0; i < s->n_in; i++) {
 		const qp_io_info *io = &s->in[i];
-		int64_t cdims[QP_MAX_RANK], udims[QP_MAX_RANK];
-		int ok;
 
 		if (io->rank < 1 || io->dims[0] != s->batch)
 			qp_die(a->model, "input %d has no batch axis of size %lld", i,
 			       (long long)s->batch);
-		sample_dims(io, cdims);
-		qp_layout_user_dims(layout_name(io->layout), io->rank - 1, cdims, udims);
-		if (qp_npy_open(&s->npy[i], a->files.inputs[i], &err))
-			qp_die_err(a->files.inputs[i], &err);
-		ok = s->npy[i].rank == io->rank;
-		for (int k = 1; ok && k < io->rank; k++)
-			ok = s->npy[i].dims[k] == udims[k - 1];
-		if (!ok)
-			qp_die(a->files.inputs[i], "data shape does not match model input %d (per-sample shape expected in %s layout)",
-			       i, io->layout == QP_LAYOUT_NHWC ? "NHWC" : "NCHW");
-		if (s->npy[i].type == QP_NPY_BOOL)   /* as irrun (qp_feed_open) */
-			qp_die(a->files.inputs[i], "boolean data is not a model input");
-		if (i == 0)
-			*samples = s->npy[i].rows;
-		else if (s->npy[i].rows != *samples)
-			qp_die(a->files.inputs[i], "has %lld samples, the first input %lld",
-			       (long long)s->npy[i].rows, (long long)*samples);
-		s->user_in[i] = malloc(io->nbytes);
+		snprintf(s->in_name[i], sizeof s->in_name[i], "%d", i);
+		for (int k = 0; k < io->rank; k++)
+			s->in_dims[i][k] = io->dims[k];
+		s->ports[i].name = s->in_name[i];
+		s->ports[i].layout = layout_name(io->layout);
+		s->ports[i].rank = io->rank;
+		s->ports[i].dims = s->in_dims[i];
 		s->canon_in[i] = malloc(io->nbytes);
-		if (!s->user_in[i] || !s->canon_in[i])
+		if (!s->canon_in[i])
 			qp_die(NULL, "out of memory");
 	}
+	if (qp_feed_assign(s->n_in, s->ports, "--input", a->files.n_inputs, a->files.inputs,
+			   paths, &err))
+		qp_usage_error("%s", err.msg);
+	s->feed = qp_feed_open(s->n_in, s->ports, paths, &a->feed, &err);
+	if (!s->feed)
+		qp_die_err(NULL, &err);
+	*samples = qp_feed_samples(s->feed);
 }
 
 int main(int argc, char **argv)
@@ -138,8 +143,9 @@ int main(int argc, char **argv)
 	size_t len = 0;
 	qp_results res = {0};
 	int st;
-	int64_t samples = 0, done = 0;
+	int64_t samples = 0;
 	const char *fail_file = NULL;
+	int64_t *labels = NULL, take;
 
 	parse_args(argc, argv, &a);
 	if (qp_read_all(a.model, &buf, &len, MAX_BINARY, &err))
@@ -181,8 +187,13 @@ int main(int argc, char **argv)
 	if (!a.files.eval && !a.files.n_outputs && s.n_out != 1)
 		qp_die(a.model, "the model has %d outputs; give -o once per output", s.n_out);
 	open_inputs(&s, &a, &samples);
-	if (a.files.eval && qp_results_open_labels(&res, a.files.eval, samples, s.batch, &err))
-		qp_die_err(NULL, &err);
+	if (a.files.eval) {
+		if (qp_feed_open_labels(s.feed, a.files.eval, &err))
+			qp_die_err(NULL, &err);
+		qp_results_eval(&res, a.files.eval, samples);
+		if (!(labels = malloc(sizeof *labels * (size_t)s.batch)))
+			qp_die(NULL, "out of memory");
+	}
 	if (!(s.arena = malloc(qp_arena_size(&s.m) ? qp_arena_size(&s.m) : 1)))
 		qp_die(NULL, "out of memory");
 
@@ -209,28 +220,13 @@ int main(int argc, char **argv)
 		}
 	}
 
-	while (done < samples) {
-		int64_t take = samples - done < s.batch ? samples - done : s.batch;
+	/* Messages from the data side already start with their file. */
+	while ((take = qp_feed_next(s.feed, s.canon_in, labels, &err)) > 0) {
 		const void *inp[QP_RESULTS_MAX];
 		void *outp[QP_RESULTS_MAX];
 
-		for (int i = 0; i < s.n_in; i++) {
-			const qp_io_info *io = &s.in[i];
-			int64_t per = io->numel / s.batch, cdims[QP_MAX_RANK];
-
-			if (qp_npy_read_rows_f32(&s.npy[i], take, s.user_in[i], &err)) {
-				qp_err_prefix(&err, "%s", a.files.inputs[i]);
-				goto fail;
-			}
-			/* A short last batch is padded with zeros. */
-			memset(s.user_in[i] + take * per, 0,
-			       sizeof(float) * (size_t)((s.batch - take) * per));
-			sample_dims(io, cdims);
-			for (int64_t b = 0; b < s.batch; b++)
-				qp_layout_to_canonical(layout_name(io->layout), io->rank - 1, cdims,
-						       s.user_in[i] + b * per, s.canon_in[i] + b * per);
+		for (int i = 0; i < s.n_in; i++)
 			inp[i] = s.canon_in[i];
-		}
 		for (int i = 0; i < s.n_out; i++)
 			outp[i] = s.canon_out[i];
 		st = qp_run(&s.m, s.arena, inp, outp);
@@ -247,18 +243,18 @@ int main(int argc, char **argv)
 			for (int64_t b = 0; b < take; b++)
 				qp_layout_from_canonical(layout_name(io->layout), io->rank - 1, cdims,
 							 s.canon_out[i] + b * per, s.user_out[i] + b * per);
-			if (qp_results_add(&res, i, s.user_out[i], take, per, &err))
+			if (qp_results_add(&res, i, s.user_out[i], take, per, labels, &err))
 				goto fail;
 		}
-		done += take;
 	}
+	if (take < 0)
+		goto fail;
 	if (qp_results_finish(&res, &err))
 		qp_die_err(NULL, &err);
-	for (int i = 0; i < s.n_in; i++) {
-		qp_npy_close(&s.npy[i]);
-		free(s.user_in[i]);
+	for (int i = 0; i < s.n_in; i++)
 		free(s.canon_in[i]);
-	}
+	qp_feed_free(s.feed);
+	free(labels);
 	for (int i = 0; i < s.n_out; i++) {
 		free(s.canon_out[i]);
 		free(s.user_out[i]);
