@@ -26,7 +26,7 @@ BUILD ?= build
 BIN ?= bin
 PKG_CONFIG ?= pkg-config
 
-PKGS := libcjson libprotobuf-c hdf5 libzip openblas zlib
+PKGS := libcjson libprotobuf-c hdf5 libzip openblas zlib libpng libjpeg
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
