@@ -34,16 +34,20 @@ OPT := $(if $(DEBUG),-O0,-O2)
 SAN ?=
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Werror
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g $(SAN) -MMD -MP
-CFLAGS_OURS = $(BASE_CFLAGS) $(WARN) -Ilib -Iruntime -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+# lib/ is one folder per module group (docs/decisions.md); headers are
+# included by their own names, so every group is on the include path.
+LIB_DIRS := base ir ops quant data exec
+LIB_INC := $(addprefix -Ilib/,$(LIB_DIRS))
+CFLAGS_OURS = $(BASE_CFLAGS) $(WARN) $(LIB_INC) -Iruntime -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 # Vendored or generated code: its own, quieter flags.
-CFLAGS_EXT = $(BASE_CFLAGS) -w -Ilib -I$(BUILD)/gen $(PKG_CFLAGS)
+CFLAGS_EXT = $(BASE_CFLAGS) -w $(LIB_INC) -I$(BUILD)/gen $(PKG_CFLAGS)
 # The runtime is C99 with no dependencies, so firmware can take it as is.
 CFLAGS_RT = -std=c99 -pedantic $(OPT) -g $(SAN) -MMD -MP $(WARN) -Iruntime $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDLIBS)
 
 # ---- libraries -------------------------------------------------------------
-LIB_SRCS := $(wildcard lib/*.c)
+LIB_SRCS := $(wildcard $(addprefix lib/,$(addsuffix /*.c,$(LIB_DIRS))))
 LIB_EXT_SRCS := $(wildcard lib/ext/*.c)
 RT_SRCS := $(wildcard runtime/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(LIB_EXT_SRCS:%.c=$(BUILD)/%.o)

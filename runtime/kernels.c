@@ -1,7 +1,7 @@
 /* Reference int8 kernels and the requantization rule.
  *
  * This file is the one place where qpipe's integer arithmetic is defined:
- * simulate runs it through qp_run, irrun through lib/ops_int.c.  Kernels
+ * simulate runs it through qp_run, irrun through lib/ops/ops_int.c.  Kernels
  * assume qp_rt_op_check accepted their operands and parameters; the checks
  * live next to each kernel so the two cannot drift.
  */
@@ -85,7 +85,7 @@ int32_t qp_rt_quantize_one(float x, float scale, int32_t zero_point,
 			   int32_t qmin, int32_t qmax)
 {
 	/* Divided in double so the only rounding is the one below; the same
-	 * rule as lib/quant.h's qp_quantize_value (fake quantization). */
+	 * rule as lib/quant/quant.h's qp_quantize_value (fake quantization). */
 	double v = (double)x / (double)scale;
 	int32_t t;
 	double frac;

@@ -12,7 +12,7 @@
  *           required and maximum input count (inputs past in_min are
  *           optional, like QConv's bias); n_out the output count
  *   kernel  runtime/kernels.c defines check_<kernel> and run_<kernel>
- *   shape   lib/ops_int.c defines infer_<shape>, the IR shape rule
+ *   shape   lib/ops/ops_int.c defines infer_<shape>, the IR shape rule
  *   params  the parameter schema: the node attributes that make up the
  *           int32 parameter vector, in order.  "a" is one int ("int"
  *           attribute, or "ints" of one value); "a[N]" exactly N ints;
@@ -22,7 +22,7 @@
  *
  * Generated from it: the opcode enum (qp_runtime.h), the arity and
  * dispatch tables (kernels.c), the parameter layout and name <-> opcode
- * maps (lib/lowered.c) and the integer op table (lib/ops_int.c).  The
+ * maps (lib/ir/lowered.c) and the integer op table (lib/ops/ops_int.c).  The
  * runtime ignores the shape column, lib/ the kernel column, so neither
  * depends on the other's functions.
  */

@@ -21,7 +21,7 @@
  * recommended).  qp_model_open reports QP_E_ALIGN / QP_E_HOST otherwise.
  *
  * The second half of this header is the kernel layer (qp_rt_*): the integer
- * arithmetic itself.  lib/ops_int.c calls the same functions so that `irrun`
+ * arithmetic itself.  lib/ops/ops_int.c calls the same functions so that `irrun`
  * on a lowered IR and `simulate` on the emitted binary are bit-identical.
  */
 #ifndef QP_RUNTIME_H
@@ -114,7 +114,7 @@ int qp_model_output(const qp_model *m, uint32_t i, qp_io_info *info);
 int qp_run(const qp_model *m, void *arena, const void *const *inputs,
 	   void *const *outputs);
 
-/* ---- kernel layer, shared with lib/ops_int.c ---------------------------- */
+/* ---- kernel layer, shared with lib/ops/ops_int.c ---------------------------- */
 
 /* Opcodes of the op records (docs/binary.md section 5 lists the params),
  * from the op list in qp_ops.h: QP_OP_QCONV = 3, ...  The list is in

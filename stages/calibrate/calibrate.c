@@ -1,10 +1,10 @@
 /* Activation statistics for calibrate.
  *
- * Every statistic combines exactly (lib/stats.c, docs/ir.md section 5), so
+ * Every statistic combines exactly (lib/quant/stats.c, docs/ir.md section 5), so
  * the samples can be spread over threads in any order and over separate
  * runs (shards) that calibrate --merge combines: the result is the same
  * bytes.  Each thread has its own interpreter and accumulators over the
- * shared, read-only graph; the data feed (lib/feed.h) is shared behind a
+ * shared, read-only graph; the data feed (lib/data/feed.h) is shared behind a
  * mutex and hands out one batch at a time, so memory does not grow with the
  * data set.
  */

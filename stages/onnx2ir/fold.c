@@ -1,5 +1,5 @@
 /* Import pass: constant folding (dead-node removal and Pad folding are
- * lib/passes.c's qp_pass_remove_dead and qp_pass_fold_pads).
+ * lib/ir/passes.c's qp_pass_remove_dead and qp_pass_fold_pads).
  *
  * Folding runs node by node while the model is imported (import.c calls
  * onnx_fold_node right after a node's shape inference), so a node whose
@@ -7,7 +7,7 @@
  * turns PyTorch's Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains
  * into a constant Reshape shape: Shape itself is imported as a constant
  * (every IR shape is static), and each later node folds in turn.  The
- * kernels are the interpreter's own (lib/ops_*.c), so a folded value is
+ * kernels are the interpreter's own (lib/ops/ops_*.c), so a folded value is
  * exactly what irrun would have computed.
  */
 #include <stdlib.h>

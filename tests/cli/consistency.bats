@@ -70,7 +70,7 @@ device() {
 	need_numpy
 	device
 	mkdir dir x.npy img
-	# Every data consumer reads a folder as images (lib/feed.h): an empty
+	# Every data consumer reads a folder as images (lib/data/feed.h): an empty
 	# one is the same error in all three; labels are never a folder.
 	run -1 --separate-stderr irrun low.ir --input dir -o y.npy
 	[ "$stderr" = "irrun: dir: no images (.png .jpg .jpeg .bmp .ppm .pgm)" ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The one data feed (lib/feed.h): irrun and simulate read every source
+# The one data feed (lib/data/feed.h): irrun and simulate read every source
 # calibrate reads, with the same options.  Each test gives the same samples
 # twice, once as images or IDX and once as a .npy that numpy made from the
 # same pixels by the documented rule value = (pixel * scale - mean) / std

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Every tool that writes a file, against every kind of thing -o can name
-# (lib/io.c; docs/man/*.md "Output"): a FIFO and a socket get the bytes in
+# (lib/base/io.c; docs/man/*.md "Output"): a FIFO and a socket get the bytes in
 # place, a device node is written and never replaced, a symbolic link is
 # followed, an existing file keeps its mode and owner, a 255-byte name
 # works, a full file system leaves the old file intact, and an empty path is

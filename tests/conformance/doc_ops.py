@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks that docs/ir.md's float op table (section 3) lists exactly the ops
-of the code's float and tensor op tables (lib/ops_float.c qp_ops_float,
-lib/ops_tensor.c qp_ops_tensor), so the document cannot drift from them.
+of the code's float and tensor op tables (lib/ops/ops_float.c qp_ops_float,
+lib/ops/ops_tensor.c qp_ops_tensor), so the document cannot drift from them.
 
     /usr/bin/python3 tests/conformance/doc_ops.py
 
@@ -47,14 +47,14 @@ def doc_ops(path):
 
 
 def main():
-    code = code_ops("lib/ops_float.c", "qp_ops_float") + \
-        code_ops("lib/ops_tensor.c", "qp_ops_tensor")
+    code = code_ops("lib/ops/ops_float.c", "qp_ops_float") + \
+        code_ops("lib/ops/ops_tensor.c", "qp_ops_tensor")
     doc = doc_ops("docs/ir.md")
     bad = 0
     if not code or not doc:
         print("no ops found: code %d, docs/ir.md %d" % (len(code), len(doc)))
         return 1
-    for what, ops in (("lib/ops_float.c + lib/ops_tensor.c", code), ("docs/ir.md", doc)):
+    for what, ops in (("lib/ops/ops_float.c + lib/ops/ops_tensor.c", code), ("docs/ir.md", doc)):
         for o in sorted(set(o for o in ops if ops.count(o) > 1)):
             print("%s lists op %s twice" % (what, o))
             bad = 1

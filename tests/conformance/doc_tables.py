@@ -58,7 +58,7 @@ graphs), non-tensor types, and a graph left with no inputs:
 
 In scope, not working yet: each stops with a clear message naming the limit
 (printed under the test's TAP line).  The op kernels and the importer own
-these (lib/ops_*.c, stages/onnx2ir).
+these (lib/ops/ops_*.c, stages/onnx2ir).
 
 %s
 ## Upstream forms refused by design (node/VARIANTS.tsv)

@@ -1,4 +1,4 @@
-/* Image decoding (lib/image.c).  Fixtures and expected pixels come from
+/* Image decoding (lib/data/image.c).  Fixtures and expected pixels come from
  * tests/fixtures/gen/make_image_fixtures.py: the numpy arrays the files
  * were written from (checked there against PIL's decode), for JPEG PIL's
  * and torchvision's decode through the same libjpeg-turbo.  Every format

@@ -1,4 +1,4 @@
-/* Unit tests for lib/ir.c: graph building, attributes, the verifier, the
+/* Unit tests for lib/ir/ir.c: graph building, attributes, the verifier, the
  * topological sort, and the .ir reader/writer, including every damaged
  * form of a small file we can think of (each must fail with a message and
  * never crash; run under `make asan` too).

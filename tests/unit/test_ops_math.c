@@ -1,4 +1,4 @@
-/* The float ops of lib/ops_float.c against independent references.
+/* The float ops of lib/ops/ops_float.c against independent references.
  *
  * Every directory under tests/fixtures/math/ is one single-node case made
  * by tests/fixtures/gen/make_math_fixtures.py: ONNX's own backend node

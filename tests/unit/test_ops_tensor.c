@@ -1,4 +1,4 @@
-/* The data-movement ops of lib/ops_tensor.c against independent references.
+/* The data-movement ops of lib/ops/ops_tensor.c against independent references.
  *
  * Every directory under tests/fixtures/tensor_ops/ is one single-node case
  * made by tests/fixtures/gen/make_tensor_op_fixtures.py with numpy and

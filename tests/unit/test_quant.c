@@ -1,4 +1,4 @@
-/* Unit tests of lib/quant.c, lib/tpc.c and lib/passes.c.  Every expected
+/* Unit tests of lib/quant/quant.c, lib/quant/tpc.c and lib/ir/passes.c.  Every expected
  * number is worked out by hand in the comment beside it (ranges are chosen
  * so the arithmetic is exact in binary floating point). */
 #include <math.h>

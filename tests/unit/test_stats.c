@@ -1,4 +1,4 @@
-/* Exact, order-independent statistics (lib/stats.c, docs/ir.md section 5).
+/* Exact, order-independent statistics (lib/quant/stats.c, docs/ir.md section 5).
  * Expected values are hand-calculated. */
 #include <math.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lib/utf8.c: the strict UTF-8 validator (RFC 3629) and the
+/* Unit tests for lib/base/utf8.c: the strict UTF-8 validator (RFC 3629) and the
  * \xNN escaping used by history entries and error messages. */
 #include <stdlib.h>
 #include <string.h>

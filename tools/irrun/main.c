@@ -1,5 +1,5 @@
 /* irrun: run any stage's IR (float, fake-quantized or lowered) over a data
- * set (any source lib/feed.h reads), batch by batch, and write the outputs
+ * set (any source lib/data/feed.h reads), batch by batch, and write the outputs
  * or the top-1 accuracy. */
 #include <math.h>
 #include <stdio.h>

@@ -5,15 +5,15 @@
  * quantization/lowering rule.  A float or tensor row also lists every
  * attribute the op defines: the IR verifier refuses any other, so an
  * importer cannot write an attribute that no kernel reads.  Tables:
- *   lib/ops_float.c  ONNX-semantics float ops (Conv, Relu, ...)
- *   lib/ops_tensor.c ONNX data-movement ops (Concat, Slice, Gather, Pad, ...)
- *   lib/ops_int.c    lowered integer ops (QConv, ...), calling runtime/ kernels
+ *   lib/ops/ops_float.c  ONNX-semantics float ops (Conv, Relu, ...)
+ *   lib/ops/ops_tensor.c ONNX data-movement ops (Concat, Slice, Gather, Pad, ...)
+ *   lib/ops/ops_int.c    lowered integer ops (QConv, ...), calling runtime/ kernels
  * qp_op_find searches them in that order (float, tensor, int).
  *
  * A lowered op costs (docs/hacking.md, with QClip as the worked example):
  * one row in runtime/qp_ops.h's QP_RT_OPS (name, opcode, arity, kernel,
  * shape rule, parameter schema), which generates its enum value, runtime
- * dispatch and arity, lib/lowered.c's parameter layout and its row in
+ * dispatch and arity, lib/ir/lowered.c's parameter layout and its row in
  * qp_ops_int; its check_ and run_ functions in runtime/kernels.c; one
  * lowering rule in stages/lower/lower.c; and a quantization rule (its
  * operator set in the TPC, plus a row in stages/quantize/quantize.c when

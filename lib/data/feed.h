@@ -1,5 +1,5 @@
 /* The data feed: batches of samples for a model's inputs, from every source
- * lib/datasrc.h reads (.npy, .npz, IDX, image folders, list files, single
+ * lib/data/datasrc.h reads (.npy, .npz, IDX, image folders, list files, single
  * images), with the same options, checks and messages in every tool that
  * reads data (calibrate --data, irrun --input, simulate --input).
  *

@@ -27,7 +27,7 @@ typedef struct qp_results {
 } qp_results;
 
 /* Scores output 0 against the labels qp_results_add is given (read by the
- * data feed, lib/feed.h, so they follow --skip, --limit and --shuffle);
+ * data feed, lib/data/feed.h, so they follow --skip, --limit and --shuffle);
  * path only names them. */
 void qp_results_eval(qp_results *r, const char *path, int64_t samples);
 /* Opens n outputs (names[i] "-" = stdout) and writes .npy headers of shape

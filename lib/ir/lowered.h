@@ -1,5 +1,5 @@
 /* The lowered IR (docs/ir.md section 6): helpers shared by lower, emit and
- * the integer op table (lib/ops_int.c).
+ * the integer op table (lib/ops/ops_int.c).
  *
  * A lowered node's attributes map one to one onto the int32 parameter
  * vector of its runtime op (docs/binary.md section 5); qp_lowered_params

@@ -942,7 +942,7 @@ static void image_to_sample(const qp_datasrc *s, const unsigned char *px,
 /* Image files larger than this are refused before they are read whole. */
 #define IMAGE_MAX_BYTES ((size_t)1 << 30)
 
-/* The file is read whole and decoded from memory (lib/image.c). */
+/* The file is read whole and decoded from memory (lib/data/image.c). */
 static int next_image(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 {
 	const char *path = s->files[k];

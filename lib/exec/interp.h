@@ -3,7 +3,7 @@
  * float IR      ONNX semantics in float32 (OpenBLAS for GEMM-shaped work);
  * quantized IR  weights dequantized, every activation with quant parameters
  *               quantized and dequantized after it is produced (fake quant);
- * lowered IR    integer ops from lib/ops_int.c, which call the runtime's own
+ * lowered IR    integer ops from lib/ops/ops_int.c, which call the runtime's own
  *               kernels, so irrun and simulate share one arithmetic.
  * Every activation buffer is allocated once when the interpreter is created;
  * running a sample allocates only kernel scratch (Conv's im2col buffer).

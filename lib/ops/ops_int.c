@@ -1,7 +1,7 @@
 /* Lowered integer ops (docs/ir.md section 6).
  *
  * Shape inference is done here; the arithmetic is not: every kernel builds
- * the runtime's operand views and parameter vector (lib/lowered.c) and
+ * the runtime's operand views and parameter vector (lib/ir/lowered.c) and
  * calls qp_rt_op_check + qp_rt_op_run, the very code simulate runs, so a
  * lowered IR under irrun and its emitted binary agree bit for bit.
  */

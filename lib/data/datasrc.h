@@ -1,4 +1,4 @@
-/* Data sources: one stream of samples for one model input (lib/feed.h
+/* Data sources: one stream of samples for one model input (lib/data/feed.h
  * batches them for calibrate, irrun and simulate).
  *
  * A source turns a path into canonical samples (the graph input's dims
@@ -23,7 +23,7 @@
  * gzip or IDX header, image magic), a list file by its extension .txt/.lst.
  * "-" reads a .npy from standard input.
  *
- * Images (PNG, JPEG, BMP, PPM/PGM, decoded by lib/image.c) are converted to
+ * Images (PNG, JPEG, BMP, PPM/PGM, decoded by lib/data/image.c) are converted to
  * value = (pixel * scale - mean[c]) / std[c] for output channel c, pixel
  * 0..255.  See docs/calibrate.md, "Data sources", for resizing, channel
  * rules and the shuffle algorithm: those are part of this contract.

@@ -1,4 +1,4 @@
-/* Helpers shared by the op tables (lib/ops_float.c, lib/ops_tensor.c):
+/* Helpers shared by the op tables (lib/ops/ops_float.c, lib/ops/ops_tensor.c):
  * node-located errors, input/output accessors for shape inference,
  * attribute and constant readers, numpy broadcasting, and dtype-generic
  * element access for kernels that handle every IR dtype.

@@ -1,6 +1,6 @@
 /* Op lookup, attribute checking and whole-graph shape inference.  The rows
- * live in lib/ops_float.c (ONNX-semantics float ops), lib/ops_tensor.c
- * (data movement) and lib/ops_int.c (lowered integer ops); this file only
+ * live in lib/ops/ops_float.c (ONNX-semantics float ops), lib/ops/ops_tensor.c
+ * (data movement) and lib/ops/ops_int.c (lowered integer ops); this file only
  * searches them, checks nodes against them and runs their shape rules. */
 #include "ops.h"
 

@@ -1,4 +1,4 @@
-/* Helpers shared by the op tables (lib/ops_common.h). */
+/* Helpers shared by the op tables (lib/ops/ops_common.h). */
 #include "ops_common.h"
 
 #include <math.h>

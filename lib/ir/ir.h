@@ -236,7 +236,7 @@ int qp_ir_frame(const void *buf, size_t len, unsigned *major, unsigned *minor,
 int qp_ir_write(const qp_graph *g, const char *path, qp_err *err);
 int qp_ir_write_mem(const qp_graph *g, void **buf, size_t *len, qp_err *err);
 
-/* Statistics helpers (lib/stats.c).  Channels are axis 1 for rank >= 2,
+/* Statistics helpers (lib/quant/stats.c).  Channels are axis 1 for rank >= 2,
  * else the whole tensor is one channel. */
 int qp_stats_channels(const qp_tensor *t);
 qp_stats *qp_stats_new(int n_channels);      /* zeroed; NULL: no memory */

@@ -1,4 +1,4 @@
-/* The reference interpreter (lib/interp.h).
+/* The reference interpreter (lib/exec/interp.h).
  *
  * qp_interp_new does all the work that can fail or allocate: it re-runs
  * shape inference on a scratch copy of the tensor table (so kernels never
