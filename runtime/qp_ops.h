@@ -16,9 +16,12 @@
  *   params  the parameter schema: the node attributes that make up the
  *           int32 parameter vector, in order.  "a" is one int ("int"
  *           attribute, or "ints" of one value); "a[N]" exactly N ints;
- *           "a[]" any number (per-channel multipliers).  Attributes not
- *           listed (QMaxPool's ceil_mode, QReshape's shape) are for the
- *           IR's shape rule only and are not emitted.
+ *           "a[]" any number (per-channel multipliers).  After a "|":
+ *           the op's extra attributes, read by the IR's shape rule only
+ *           and not emitted (QMaxPool's ceil_mode, QReshape's shape);
+ *           "a?" there is optional.  The IR verifier refuses a lowered
+ *           node with an attribute its row does not list, or without
+ *           one it lists (lib/ops/ops.c).
  *
  * Generated from it: the opcode enum (qp_runtime.h), the arity and
  * dispatch tables (kernels.c), the parameter layout and name <-> opcode
@@ -39,15 +42,15 @@
 	X(QGEMM,      "QGemm",      4, 2, 3, 1, gemm,       gemm,       \
 	  "act_min act_max multiplier[] shift[]") \
 	X(QMAXPOOL,   "QMaxPool",   5, 1, 1, 1, maxpool,    pool,       \
-	  "kernel_shape[2] strides[2] pads[4] dilations[2]") \
+	  "kernel_shape[2] strides[2] pads[4] dilations[2] | ceil_mode?") \
 	X(QAVGPOOL,   "QAvgPool",   6, 1, 1, 1, avgpool,    pool,       \
-	  "kernel_shape[2] strides[2] pads[4] count_include_pad act_min act_max multiplier[1] shift[1]") \
+	  "kernel_shape[2] strides[2] pads[4] count_include_pad act_min act_max multiplier[1] shift[1] | ceil_mode?") \
 	X(QADD,       "QAdd",       7, 2, 2, 1, add,        binary,     \
 	  "act_min act_max left_shift multiplier[3] shift[3]") \
 	X(QMUL,       "QMul",       8, 2, 2, 1, mul,        binary,     \
 	  "act_min act_max multiplier[1] shift[1]") \
 	X(QRESHAPE,   "QReshape",   9, 1, 1, 1, reshape,    reshape,    \
-	  "") \
+	  "| shape[]") \
 	X(QSOFTMAX,   "QSoftmax",  10, 1, 1, 1, softmax,    same_i8,    \
 	  "act_min act_max multiplier[1] shift[1] exp_table[256]") \
 	X(QREQUANT,   "QRequant",  11, 1, 1, 1, requant,    same_i8,    \

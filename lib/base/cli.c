@@ -145,22 +145,38 @@ int qp_cli_next(const qp_cli *cli, int argc, char **argv, const char **arg,
 	return c;
 }
 
-void qp_cli_check_output(const char *output, int has_force, int force)
+int qp_cli_output_check(const char *output, int has_force, int force,
+			qp_err *err)
 {
 	if (qp_is_stdio(output) && !force && isatty(STDOUT_FILENO))
-		qp_usage_error("refusing to write binary output to a terminal; use -o PATH, a pipe%s",
-			       has_force ? " or -f" : "");
+		return qp_err_set(err, "refusing to write binary output to a terminal; use -o PATH, a pipe%s",
+				  has_force ? " or -f" : "");
+	return 0;
+}
+
+void qp_cli_check_output(const char *output, int has_force, int force)
+{
+	qp_err err;
+
+	if (qp_cli_output_check(output, has_force, force, &err))
+		qp_usage_error("%s", err.msg);
+}
+
+/* "prog: msg" on stderr, the line usage errors and warnings share. */
+static void vwarn(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", qp_prog());
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
 }
 
 void qp_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", qp_prog());
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (cli_current)
 		fprintf(stderr, "usage: %s %s\nTry '%s --help' for more information.\n",
 			cli_current->prog, cli_current->synopsis, cli_current->prog);
@@ -207,11 +223,9 @@ void qp_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", qp_prog());
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 long long qp_arg_int(const char *opt, const char *s, long long lo, long long hi)

@@ -43,6 +43,11 @@ int qp_cli_next(const qp_cli *cli, int argc, char **argv, const char **arg,
  * names standard output, that is a terminal and force is not set.  The hint
  * offers -f only when the tool has it (has_force). */
 void qp_cli_check_output(const char *output, int has_force, int force);
+/* The same check for library code, which must not exit: -1 with the
+ * message in err when output is refused (a usage error to the caller), 0
+ * when it may be written. */
+int qp_cli_output_check(const char *output, int has_force, int force,
+			qp_err *err);
 /* Prints "prog: msg" and the synopsis to stderr, exits 2. */
 _Noreturn void qp_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

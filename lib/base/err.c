@@ -75,6 +75,32 @@ int qp_err_append(qp_err *err, const char *fmt, ...)
 	return -1;
 }
 
+int qp_err_vnode(qp_err *err, qp_err_how how, const char *node,
+		 const char *op, const char *fmt, va_list ap)
+{
+	int (*sink)(qp_err *, const char *, ...) =
+		how == QP_ERR_APPEND ? qp_err_append :
+		how == QP_ERR_PREFIX ? qp_err_prefix : qp_err_set;
+	char msg[QP_ERR_MSG_MAX];
+
+	if (!err)
+		return -1;
+	/* Formatted apart first: the arguments may point into err->msg. */
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	return sink(err, "%s (node '%s', op '%s')", msg, node, op);
+}
+
+int qp_err_node(qp_err *err, const char *node, const char *op,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	qp_err_vnode(err, QP_ERR_SET, node, op, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 void qp_bug_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;

@@ -10,6 +10,7 @@
 #ifndef QP_ERR_H
 #define QP_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define QP_ERR_MSG_MAX 4096
@@ -36,6 +37,20 @@ int qp_err_errno(qp_err *err, const char *fmt, ...)
  * "every unsupported op"); the lines are separated by '\n'. */
 int qp_err_append(qp_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* How a node-located message joins err: replacing it (qp_err_set), as a
+ * line after it (qp_err_append) or before it (qp_err_prefix). */
+typedef enum { QP_ERR_SET, QP_ERR_APPEND, QP_ERR_PREFIX } qp_err_how;
+
+/* The one place that spells the node location: "msg (node 'n', op 'Op')"
+ * set, appended or prefixed as how says.  Takes the names, not a qp_node,
+ * so that readers and importers holding no qp_node yet, and lib/ir below
+ * lib/ops, share it; code with a qp_node calls qp_node_err (ops_common.h).
+ * Returns -1. */
+int qp_err_vnode(qp_err *err, qp_err_how how, const char *node,
+		 const char *op, const char *fmt, va_list ap);
+int qp_err_node(qp_err *err, const char *node, const char *op,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Internal invariant broken: a bug in qpipe, never bad user data. */
 #define qp_bug(...) qp_bug_at(__FILE__, __LINE__, __VA_ARGS__)

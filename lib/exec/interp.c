@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 
+#include "ops_common.h"
 #include "quant.h"
 
 struct qp_interp {
@@ -32,11 +33,6 @@ struct qp_interp {
 	int *in_at, *out_at;
 };
 
-static int node_err(qp_err *err, const qp_node *n, const char *what)
-{
-	return qp_err_set(err, "%s (node '%s', op '%s')", what, n->name, n->op);
-}
-
 static int is_float_op(const qp_op_def *d)
 {
 	return qp_op_is_float(d);
@@ -52,9 +48,9 @@ static int check_shapes(const qp_graph *g, qp_err *err)
 		const qp_op_def *d = qp_op_find(n->op);
 
 		if (!d)
-			return node_err(err, n, "unsupported op");
+			return qp_node_err(err, n, "unsupported op");
 		if (!d->run)
-			return node_err(err, n, "op has no kernel");
+			return qp_node_err(err, n, "op has no kernel");
 	}
 	return qp_graph_check_shapes(g, err);
 }

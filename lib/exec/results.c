@@ -95,17 +95,17 @@ void qp_results_abort(qp_results *r)
 	release(r);
 }
 
-int qp_run_files_option(qp_run_files *f, int c, const char *arg)
+int qp_run_files_option(qp_run_files *f, int c, const char *arg, qp_err *err)
 {
 	switch (c) {
 	case QP_RUN_OPT_INPUT:
 		if (f->n_inputs == QP_RESULTS_MAX)
-			qp_usage_error("too many --input files");
+			return qp_err_set(err, "too many --input files");
 		f->inputs[f->n_inputs++] = arg;
 		return 1;
 	case QP_RUN_OPT_OUTPUT:
 		if (f->n_outputs == QP_RESULTS_MAX)
-			qp_usage_error("too many -o files");
+			return qp_err_set(err, "too many -o files");
 		f->outputs[f->n_outputs++] = arg;
 		return 1;
 	case QP_RUN_OPT_EVAL:
@@ -118,19 +118,22 @@ int qp_run_files_option(qp_run_files *f, int c, const char *arg)
 	return 0;
 }
 
-void qp_run_files_check(const qp_run_files *f, const char *model)
+int qp_run_files_check(const qp_run_files *f, const char *model, qp_err *err)
 {
 	if (f->n_inputs == 0)
-		qp_usage_error("no --input given");
+		return qp_err_set(err, "no --input given");
 	for (int i = 0; i < f->n_inputs; i++)
 		if (qp_is_stdio(model) && qp_is_stdio(f->inputs[i]))
-			qp_usage_error("the model and an input cannot both come from standard input");
+			return qp_err_set(err, "the model and an input cannot both come from standard input");
 	if (f->eval)
 		for (int i = 0; i < f->n_outputs; i++)
 			if (qp_is_stdio(f->outputs[i]))
-				qp_usage_error("--eval prints to standard output; give -o a file");
-	if (!f->eval && f->n_outputs == 0)
-		qp_cli_check_output("-", 1, f->force);
+				return qp_err_set(err, "--eval prints to standard output; give -o a file");
+	if (!f->eval && f->n_outputs == 0 &&
+	    qp_cli_output_check("-", 1, f->force, err))
+		return -1;
 	for (int i = 0; i < f->n_outputs; i++)
-		qp_cli_check_output(f->outputs[i], 1, f->force);
+		if (qp_cli_output_check(f->outputs[i], 1, f->force, err))
+			return -1;
+	return 0;
 }

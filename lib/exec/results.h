@@ -65,12 +65,14 @@ typedef struct qp_run_files {
 	int force;
 } qp_run_files;
 
-/* Records option c's argument when c is one of QP_RUN_OPT_*: 1 if it was
- * (a usage error, exit 2, when there are too many files), else 0. */
-int qp_run_files_option(qp_run_files *f, int c, const char *arg);
+/* Records option c's argument: 1 if c is one of QP_RUN_OPT_*, 0 if not,
+ * -1 when there are too many files (err says so; a usage error). */
+int qp_run_files_option(qp_run_files *f, int c, const char *arg, qp_err *err);
 /* The usage checks both tools make once the model is known: an input is
  * given, the model and an input do not both come from standard input,
- * --eval does not share standard output with an output file.  Exits 2. */
-void qp_run_files_check(const qp_run_files *f, const char *model);
+ * --eval does not share standard output with an output file, binary
+ * output does not go to a terminal without -f.  -1 with err set on the
+ * first that fails (a usage error), else 0. */
+int qp_run_files_check(const qp_run_files *f, const char *model, qp_err *err);
 
 #endif

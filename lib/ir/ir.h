@@ -3,7 +3,10 @@
  * docs/ir.md is the normative description of the file; this header is the
  * in-memory twin.  Every stage reads a graph with qp_ir_read (which runs
  * qp_graph_verify before returning), changes it, and writes it with
- * qp_ir_write (which verifies again and writes atomically).
+ * qp_ir_write (which verifies again and writes atomically).  The sections
+ * below follow the files of lib/ir/: types, the graph (graph.c),
+ * attributes (attr.c), verification (verify.c), reading (read.c) and
+ * writing (write.c).
  *
  * Ownership: the graph owns every string, array and tensor buffer reachable
  * from it.  Tensors and nodes are referred to by index: qp_graph_add_* may
@@ -28,6 +31,8 @@
  * (dilation * (kernel - 1) + pads) cannot overflow int64. */
 #define QP_MAX_WINDOW ((int64_t)INT32_MAX)
 #define QP_IR_ALIGN 64
+
+/* ---- types ------------------------------------------------------------------ */
 
 typedef enum qp_dtype {
 	QP_DT_FLOAT32,
@@ -66,30 +71,11 @@ typedef struct qp_quant {
 	int32_t *zero_point; /* n entries, inside the integer range */
 } qp_quant;
 
-qp_quant *qp_quant_new(int n);
-qp_quant *qp_quant_dup(const qp_quant *q);
-void qp_quant_free(qp_quant *q);
+/* qp_quant_new, _dup and _free: quant.h. */
 
-/* Calibration statistics of one activation tensor (docs/ir.md, section 5).
- * Everything but min/max/count is optional (n_channels 0: absent) and is
- * kept in a form that merges exactly: per-channel sums as wide
- * two's-complement integers (little-endian 64-bit words) in units of
- * 2^QP_STATS_SUM_LSB (values) and 2^QP_STATS_SQ_LSB (squares), and a
- * histogram over float32 bit patterns (bin = bits >> 20; 0 and -0 in bin 0). */
-#define QP_STATS_SUM_WORDS 6
-#define QP_STATS_SUM_LSB (-149)
-#define QP_STATS_SQ_WORDS 10
-#define QP_STATS_SQ_LSB (-298)
-#define QP_STATS_HIST_BINS 4096
-
-typedef struct qp_stats {
-	float min, max;
-	int64_t count;       /* values observed */
-	int n_channels;      /* 0: no per-channel sums or histogram */
-	uint64_t *sum;       /* n_channels * QP_STATS_SUM_WORDS */
-	uint64_t *sumsq;     /* n_channels * QP_STATS_SQ_WORDS */
-	int64_t *hist;       /* QP_STATS_HIST_BINS counts */
-} qp_stats;
+/* Calibration statistics of one activation tensor: defined with their
+ * functions in stats.h. */
+typedef struct qp_stats qp_stats;
 
 typedef struct qp_tensor {
 	char *name;
@@ -155,6 +141,8 @@ typedef struct qp_graph {
 	int cap_tensors, cap_nodes; /* private */
 } qp_graph;
 
+/* ---- the graph (graph.c) ------------------------------------------------ */
+
 qp_graph *qp_graph_new(void);
 void qp_graph_free(qp_graph *g);
 
@@ -192,7 +180,12 @@ int qp_graph_producer(const qp_graph *g, int t);
 /* Number of node inputs and graph outputs referring to tensor t. */
 int qp_graph_consumers(const qp_graph *g, int t);
 
-/* Attributes.  Getters return the default when the attribute is absent;
+/* Appends {"tool","version","argv"} to the history. */
+int qp_graph_add_history(qp_graph *g, const char *tool, int argc, char **argv);
+
+/* ---- attributes (attr.c) --------------------------------------------------- */
+
+/* Getters return the default when the attribute is absent;
  * qp_node_attr returns NULL then. */
 const qp_attr *qp_node_attr(const qp_node *n, const char *name);
 int64_t qp_node_attr_int(const qp_node *n, const char *name, int64_t dflt);
@@ -208,6 +201,8 @@ int qp_node_set_ints(qp_node *n, const char *name, int count, const int64_t *v);
 int qp_node_set_floats(qp_node *n, const char *name, int count, const float *v);
 int qp_node_set_string(qp_node *n, const char *name, const char *v);
 
+/* ---- verification (verify.c) ----------------------------------------------- */
+
 /* Checks every invariant docs/ir.md lists: names unique and non-empty,
  * indices in range, dtypes known, shapes non-negative without overflow,
  * data sizes match, quant parameters consistent with the tensor, every
@@ -215,8 +210,7 @@ int qp_node_set_string(qp_node *n, const char *name, const char *v);
  * graph inputs/outputs valid. */
 int qp_graph_verify(const qp_graph *g, qp_err *err);
 
-/* Appends {"tool","version","argv"} to the history. */
-int qp_graph_add_history(qp_graph *g, const char *tool, int argc, char **argv);
+/* ---- reading (read.c) ------------------------------------------------------ */
 
 /* Reads and verifies an IR file.  path NULL or "-" reads standard input
  * (pipes are fine: the file is read whole, then checked).  Error messages
@@ -230,32 +224,13 @@ int qp_ir_read_mem(const void *buf, size_t len, qp_graph **out, qp_err *err);
  * else reads graphs with qp_ir_read. */
 int qp_ir_frame(const void *buf, size_t len, unsigned *major, unsigned *minor,
 		const char **header, size_t *header_len, qp_err *err);
+
+/* ---- writing (write.c) ------------------------------------------------------ */
+
 /* Verifies and writes.  path NULL or "-" writes standard output; a path is
  * written atomically (temp file beside it, fsync, rename); on failure no
  * file is left.  Same graph, same bytes. */
 int qp_ir_write(const qp_graph *g, const char *path, qp_err *err);
 int qp_ir_write_mem(const qp_graph *g, void **buf, size_t *len, qp_err *err);
-
-/* Statistics helpers (lib/quant/stats.c).  Channels are axis 1 for rank >= 2,
- * else the whole tensor is one channel. */
-int qp_stats_channels(const qp_tensor *t);
-qp_stats *qp_stats_new(int n_channels);      /* zeroed; NULL: no memory */
-void qp_stats_free(qp_stats *s);
-int qp_stats_hist_bin(float x);
-/* w (n words) += x, x a multiple of 2^lsb_exp; -1 if it is not or the sum
- * would not fit.  Exact, so the order of additions does not matter. */
-int qp_wide_add_double(uint64_t *w, int n, double x, int lsb_exp);
-void qp_wide_add(uint64_t *w, const uint64_t *v, int n);
-double qp_wide_to_double(const uint64_t *w, int n, int lsb_exp);
-char *qp_wide_to_hex(const uint64_t *w, int n);     /* malloc'd */
-int qp_wide_from_hex(const char *s, uint64_t *w, int n);
-double qp_stats_mean(const qp_stats *s, int channel);
-double qp_stats_std(const qp_stats *s, int channel);
-/* dst += src, exactly. */
-int qp_stats_merge(qp_stats *dst, const qp_stats *src, const char *name,
-		   qp_err *err);
-int qp_stats_verify(const qp_tensor *t, qp_err *err);
-int qp_stats_write_json(const qp_stats *s, cJSON *js);
-int qp_stats_read_json(const cJSON *js, qp_tensor *t, qp_err *err);
 
 #endif

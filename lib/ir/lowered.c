@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 /* One row per lowered op, from the op list (runtime/qp_ops.h): its name,
  * opcode and parameter schema. */
 typedef struct lowered_op {
@@ -22,11 +24,14 @@ static const lowered_op lowered_ops[] = {
 
 /* One entry of a parameter schema (qp_ops.h): "a" (scalar: an int, or
  * ints of one value), "a[N]" (exactly N ints) or "a[]" (count 0: any
- * number).  Advances *s past it; 0 at the end of the schema. */
+ * number), and after the "|" the extra attributes, "a?" optional.
+ * Advances *s past it; 0 at the end of the parameter vector's part (the
+ * "|" or the end of the schema). */
 typedef struct param_attr {
 	char name[64];
 	int count;
 	int scalar;
+	int optional;
 } param_attr;
 
 static int next_param(const char **s, param_attr *a)
@@ -36,9 +41,10 @@ static int next_param(const char **s, param_attr *a)
 
 	while (*p == ' ')
 		p++;
-	if (!*p)
+	*s = p;
+	if (!*p || *p == '|')
 		return 0;
-	while (p[len] && p[len] != ' ' && p[len] != '[')
+	while (p[len] && !strchr(" [?|", p[len]))
 		len++;
 	if (len >= sizeof a->name)
 		qp_bug("parameter name too long in the op list: %s", p);
@@ -47,8 +53,13 @@ static int next_param(const char **s, param_attr *a)
 	p += len;
 	a->scalar = *p != '[';
 	a->count = a->scalar ? 1 : (int)strtol(p + 1, NULL, 10);
-	while (*p && *p != ' ')
-		p++;
+	if (!a->scalar && !(p = strchr(p, ']')))
+		qp_bug("unclosed '[' in the op list: %s", *s);
+	p += !a->scalar;
+	a->optional = *p == '?';
+	p += a->optional;
+	if (*p && *p != ' ')
+		qp_bug("bad parameter schema in the op list: %s", *s);
 	*s = p;
 	return 1;
 }
@@ -68,6 +79,32 @@ int qp_lowered_opcode(const char *op)
 	const lowered_op *o = find_op(op);
 
 	return o ? o->opcode : 0;
+}
+
+int qp_lowered_attr(const char *op, int i, char name[64], int *array, int *required)
+{
+	const lowered_op *o = find_op(op);
+	const char *schema = o ? o->params : NULL;
+	param_attr a;
+	int extra = 0;
+
+	if (!o || i < 0)
+		return -1;
+	for (;;) {
+		if (!next_param(&schema, &a)) {
+			if (*schema != '|' || extra)
+				return -1;
+			extra = 1;
+			schema++;
+			continue;
+		}
+		if (i-- == 0)
+			break;
+	}
+	memcpy(name, a.name, sizeof a.name);
+	*array = !a.scalar;
+	*required = !(extra && a.optional);
+	return 0;
 }
 
 const char *qp_lowered_op_name(int opcode)
@@ -156,8 +193,7 @@ int qp_lowered_params(const qp_node *n, int32_t *buf, int cap,
 	*params = NULL;
 	*n_params = 0;
 	if (!o)
-		return qp_err_set(err, "not a lowered op (node '%s', op '%s')",
-				  n->name, n->op);
+		return qp_err_node(err, n->name, n->op, "not a lowered op");
 	while (next_param(&schema, a)) {
 		const qp_attr *at = qp_node_attr(n, a->name);
 		int k, cnt;
@@ -184,16 +220,14 @@ int qp_lowered_params(const qp_node *n, int32_t *buf, int cap,
 		}
 		continue;
 missing:
-		qp_err_set(err, "missing or mistyped attribute '%s' (node '%s', op '%s')",
-			   a->name, n->name, n->op);
+		qp_err_node(err, n->name, n->op, "missing or mistyped attribute '%s'", a->name);
 		goto fail;
 range:
-		qp_err_set(err, "attribute '%s' out of int32 range (node '%s', op '%s')",
-			   a->name, n->name, n->op);
+		qp_err_node(err, n->name, n->op, "attribute '%s' out of int32 range", a->name);
 		goto fail;
 count:
-		qp_err_set(err, "attribute '%s' has %d values, expected %d (node '%s', op '%s')",
-			   a->name, cnt, a->count, n->name, n->op);
+		qp_err_node(err, n->name, n->op, "attribute '%s' has %d values, expected %d",
+			    a->name, cnt, a->count);
 		goto fail;
 oom:
 		qp_err_set(err, "out of memory");
@@ -417,15 +451,6 @@ int qp_plan_store(qp_graph *g, const qp_plan *p, qp_err *err)
 	return 0;
 }
 
-static int json_int(const cJSON *j, int64_t *v)
-{
-	if (!cJSON_IsNumber(j) || j->valuedouble < 0 || j->valuedouble > 4294967295.0 ||
-	    j->valuedouble != floor(j->valuedouble))
-		return -1;
-	*v = (int64_t)j->valuedouble;
-	return 0;
-}
-
 int qp_plan_load(const qp_graph *g, qp_plan *p, qp_err *err)
 {
 	const cJSON *low, *plan, *it;
@@ -436,7 +461,8 @@ int qp_plan_load(const qp_graph *g, qp_plan *p, qp_err *err)
 	if (!cJSON_IsObject(low))
 		return qp_err_set(err, "not lowered; run lower first");
 	plan = cJSON_GetObjectItemCaseSensitive(low, "plan");
-	if (json_int(cJSON_GetObjectItemCaseSensitive(low, "arena_size"), &p->arena_size) ||
+	if (qp_json_int(cJSON_GetObjectItemCaseSensitive(low, "arena_size"), 0, UINT32_MAX,
+			&p->arena_size) ||
 	    !cJSON_IsObject(plan))
 		return qp_err_set(err, "meta.lowered: missing or bad 'arena_size' or 'plan'");
 	p->n = g->n_tensors;
@@ -458,7 +484,7 @@ int qp_plan_load(const qp_graph *g, qp_plan *p, qp_err *err)
 				   it->string);
 			goto out;
 		}
-		if (json_int(it, &off) || off % QP_ARENA_ALIGN ||
+		if (qp_json_int(it, 0, UINT32_MAX, &off) || off % QP_ARENA_ALIGN ||
 		    off + tensor_bytes(&g->tensors[t]) > p->arena_size) {
 			qp_err_set(err, "meta.lowered.plan: bad offset for '%s'", it->string);
 			goto out;

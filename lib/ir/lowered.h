@@ -18,6 +18,12 @@
 
 /* Runtime opcode of a lowered op name ("QConv" -> QP_OP_QCONV), or 0. */
 int qp_lowered_opcode(const char *op);
+/* Attribute i (from 0) that lowered op `op` defines, from its row of the op
+ * list (runtime/qp_ops.h): the parameter vector's attributes in order,
+ * then the extra ones the shape rule reads.  Fills name, *array (1: ints
+ * only; 0: an int, or ints of one value) and *required (0 only for an
+ * optional extra).  -1 past the last one, or when op is not lowered. */
+int qp_lowered_attr(const char *op, int i, char name[64], int *array, int *required);
 /* Lowered op name of an opcode, or NULL. */
 const char *qp_lowered_op_name(int opcode);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lowered.h"      /* qp_lowered_attr: a lowered op's attributes */
 #include "ops_common.h"
 
 static const qp_op_row *find_row(const qp_op_row *table, const char *name)
@@ -63,10 +64,42 @@ static const char *types_str(unsigned types)
 		return "float";
 	if (types == (QP_AT_STRING | QP_AT_INT))
 		return "string or int";
+	if (types == (QP_AT_INT | QP_AT_INTS))
+		return "int or ints";
 	for (unsigned t = 0; t < sizeof one / sizeof one[0]; t++)
 		if (types == 1u << t)
 			return one[t];
 	return "?";
+}
+
+/* A lowered (integer) node against its row of the op list
+ * (runtime/qp_ops.h): the parameter schema's attributes and the extra ones
+ * its shape rule reads.  Counts and values are qp_lowered_params' and the
+ * runtime check's to judge. */
+static int check_lowered_node(const qp_node *n, qp_err *err)
+{
+	char name[64];
+	int array, required, k;
+
+	for (int i = 0; i < n->n_attrs; i++) {
+		const qp_attr *a = &n->attrs[i];
+		unsigned types;
+
+		for (k = 0; qp_lowered_attr(n->op, k, name, &array, &required) == 0; k++)
+			if (!strcmp(name, a->name))
+				break;
+		if (qp_lowered_attr(n->op, k, name, &array, &required))
+			return qp_node_err(err, n, "attribute '%s' is not defined for this op",
+					   a->name);
+		types = array ? QP_AT_INTS : QP_AT_INT | QP_AT_INTS;
+		if (!(types & (1u << a->type)))
+			return qp_node_err(err, n, "attribute '%s' is %s, expected %s",
+					   a->name, types_str(1u << a->type), types_str(types));
+	}
+	for (k = 0; qp_lowered_attr(n->op, k, name, &array, &required) == 0; k++)
+		if (required && !qp_node_attr(n, name))
+			return qp_node_err(err, n, "missing attribute '%s'", name);
+	return 0;
 }
 
 int qp_op_check_node(const qp_node *n, qp_err *err)
@@ -77,7 +110,7 @@ int qp_op_check_node(const qp_node *n, qp_err *err)
 	if (!d)
 		return qp_node_err(err, n, "unknown op '%s'", n->op);
 	if (!r)
-		return 0;
+		return check_lowered_node(n, err);
 	for (int i = 0; i < n->n_attrs; i++) {
 		const qp_attr *a = &n->attrs[i];
 		const qp_attr_def *ad = r->attrs;
@@ -108,11 +141,9 @@ int qp_graph_infer_shapes(qp_graph *g, qp_err *err)
 		const qp_op_def *d = qp_op_find(n->op);
 
 		if (!d)
-			return qp_err_set(err, "unsupported op (node '%s', op '%s')",
-					  n->name, n->op);
+			return qp_node_err(err, n, "unsupported op");
 		if (!d->infer)
-			return qp_err_set(err, "op has no shape inference (node '%s', op '%s')",
-					  n->name, n->op);
+			return qp_node_err(err, n, "op has no shape inference");
 		if (d->infer(g, i, err) != 0)
 			return -1;
 	}

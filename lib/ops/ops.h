@@ -5,7 +5,8 @@
  * quantization/lowering rule.  A float or tensor row also lists every
  * attribute the op defines: the IR verifier refuses any other, so an
  * importer cannot write an attribute that no kernel reads.  Tables:
- *   lib/ops/ops_float.c  ONNX-semantics float ops (Conv, Relu, ...)
+ *   lib/ops/ops_float.c  ONNX-semantics float ops (Conv, Relu, ...); their
+ *                        shape rules and kernels by family in lib/ops/float_*.c
  *   lib/ops/ops_tensor.c ONNX data-movement ops (Concat, Slice, Gather, Pad, ...)
  *   lib/ops/ops_int.c    lowered integer ops (QConv, ...), calling runtime/ kernels
  * qp_op_find searches them in that order (float, tensor, int).
@@ -94,14 +95,15 @@ extern const qp_op_def qp_ops_int[];
 const qp_op_def *qp_op_find(const char *name);
 
 /* The float or tensor row d is the op of, or NULL for an integer op (whose
- * attributes are the runtime's parameter vector, checked by lowering). */
+ * attributes are listed by runtime/qp_ops.h, lib/ir/lowered.h). */
 const qp_op_row *qp_op_row_of(const qp_op_def *d);
 /* Whether d is a row of qp_ops_float. */
 int qp_op_is_float(const qp_op_def *d);
 
 /* Node n's op is in a table, and every attribute it has is one its row
  * defines, with a type the row allows; every required one is present.
- * Integer ops are checked by name only.  For qp_graph_verify. */
+ * An integer op's attributes are those of its row in runtime/qp_ops.h
+ * (parameter schema and extra attributes).  For qp_graph_verify. */
 int qp_op_check_node(const qp_node *n, qp_err *err);
 
 /* Runs shape inference over the whole graph in node order. */

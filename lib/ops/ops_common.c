@@ -9,13 +9,32 @@
 
 int qp_node_err(qp_err *err, const qp_node *n, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	qp_err_vnode(err, QP_ERR_SET, n->name, n->op, fmt, ap);
 	va_end(ap);
-	return qp_err_set(err, "%s (node '%s', op '%s')", msg, n->name, n->op);
+	return -1;
+}
+
+int qp_node_err_append(qp_err *err, const qp_node *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	qp_err_vnode(err, QP_ERR_APPEND, n->name, n->op, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int qp_node_err_prefix(qp_err *err, const qp_node *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	qp_err_vnode(err, QP_ERR_PREFIX, n->name, n->op, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 const char *qp_dims_str(int rank, const int64_t *dims, char *buf, size_t len)
@@ -95,6 +114,30 @@ int qp_want_rank(const qp_node *n, const qp_tensor *t, const char *what,
 	return qp_node_err(err, n, "%s '%s' has rank %d (shape %s), expected %d to %d",
 			   what, t->name, t->rank,
 			   qp_dims_str(t->rank, t->dims, s, sizeof s), lo, hi);
+}
+
+qp_dtype qp_compute_dtype(const qp_tensor *t)
+{
+	return qp_is_real(t) ? QP_DT_FLOAT32 : t->dtype;
+}
+
+int qp_want_numeric(const qp_node *n, const qp_tensor *t, const char *what,
+		    int ints_ok, qp_err *err)
+{
+	if (qp_is_real(t) || (ints_ok && qp_dtype_is_int(t->dtype)))
+		return 0;
+	return qp_node_err(err, n, "%s '%s' has dtype %s, expected %s", what,
+			   t->name, qp_dtype_name(t->dtype),
+			   ints_ok ? "float32 or an integer type" : "float32");
+}
+
+const qp_op_row *qp_node_row(const qp_node *n)
+{
+	const qp_op_row *r = qp_op_row_of(qp_op_find(n->op));
+
+	if (!r)
+		qp_bug("no float op %s", n->op);
+	return r;
 }
 
 void qp_set_out(qp_graph *g, const qp_node *n, int i, qp_dtype dt, int rank,

@@ -1,4 +1,5 @@
-/* Helpers shared by the op tables (lib/ops/ops_float.c, lib/ops/ops_tensor.c):
+/* Helpers shared by the op tables (lib/ops/ops_float.c and its float_*.c,
+ * lib/ops/ops_tensor.c):
  * node-located errors, input/output accessors for shape inference,
  * attribute and constant readers, numpy broadcasting, and dtype-generic
  * element access for kernels that handle every IR dtype.
@@ -26,8 +27,16 @@
 
 /* ---- errors and formatting ------------------------------------------- */
 
-/* Sets err to "msg (node 'n', op 'Op')"; returns -1. */
+/* Sets err to "msg (node 'n', op 'Op')"; returns -1.  The helper for every
+ * message about one node, in lib/ and the stages alike (qp_err_node in
+ * err.h is the same for bare names). */
 int qp_node_err(qp_err *err, const qp_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same added as a line after the message in err (collected errors) /
+ * put before it ("weight 'w' (node 'n', op 'Op'): old message"). */
+int qp_node_err_append(qp_err *err, const qp_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int qp_node_err_prefix(qp_err *err, const qp_node *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* "[1,3,28,28]" into buf (truncated to len); returns buf. */
@@ -55,6 +64,19 @@ int qp_want_real(const qp_node *n, const qp_tensor *t, const char *what,
 		 qp_err *err);
 int qp_want_rank(const qp_node *n, const qp_tensor *t, const char *what,
 		 int lo, int hi, qp_err *err);
+
+/* The dtype an elementwise op computes in for operand t: float32 for real
+ * operands (float32 or dequantized constants), else t's own dtype. */
+qp_dtype qp_compute_dtype(const qp_tensor *t);
+/* Errors naming `what` and the tensor unless it is real or, when ints_ok,
+ * of an integer dtype (ONNX allows them; PyTorch exports build shapes with
+ * int64 Shape/Gather/Mul/Concat chains). */
+int qp_want_numeric(const qp_node *n, const qp_tensor *t, const char *what,
+		    int ints_ok, qp_err *err);
+
+/* Node n's row in the op table: a family's shared kernel reads there which
+ * member it computes.  qp_bug when n's op has no float or tensor row. */
+const qp_op_row *qp_node_row(const qp_node *n);
 
 /* Sets dtype and shape of output i (frees any data it had). */
 void qp_set_out(qp_graph *g, const qp_node *n, int i, qp_dtype dt, int rank,

@@ -11,11 +11,7 @@
 #include <string.h>
 
 #include "lowered.h"
-
-static qp_tensor *in_tensor(qp_graph *g, const qp_node *n, int i)
-{
-	return i < n->n_inputs && n->inputs[i] >= 0 ? &g->tensors[n->inputs[i]] : NULL;
-}
+#include "ops_common.h"
 
 static int set_out(qp_graph *g, const qp_node *n, qp_dtype dt, int rank,
 		   const int64_t *dims)
@@ -35,14 +31,12 @@ static int need(qp_graph *g, const qp_node *n, int n_in, int rank0,
 	const qp_tensor *x;
 
 	if (n->n_inputs < n_in || n->n_outputs != 1)
-		return qp_err_set(err, "expected %d inputs and 1 output (node '%s', op '%s')",
-				  n_in, n->name, n->op);
-	x = in_tensor(g, n, 0);
+		return qp_node_err(err, n, "expected %d inputs and 1 output", n_in);
+	x = qp_in_tensor(g, n, 0);
 	if (!x)
-		return qp_err_set(err, "missing input (node '%s', op '%s')", n->name, n->op);
+		return qp_node_err(err, n, "missing input");
 	if (rank0 && x->rank != rank0)
-		return qp_err_set(err, "input must have rank %d, not %d (node '%s', op '%s')",
-				  rank0, x->rank, n->name, n->op);
+		return qp_node_err(err, n, "input must have rank %d, not %d", rank0, x->rank);
 	return 0;
 }
 
@@ -53,7 +47,7 @@ static int infer_same(qp_graph *g, int idx, qp_dtype dt, qp_err *err)
 
 	if (need(g, n, 1, 0, err))
 		return -1;
-	x = in_tensor(g, n, 0);
+	x = qp_in_tensor(g, n, 0);
 	return set_out(g, n, dt, x->rank, x->dims);
 }
 
@@ -77,8 +71,7 @@ static const int64_t *ints_attr(const qp_node *n, const char *name, int count,
 	const int64_t *v = qp_node_attr_ints(n, name, &c);
 
 	if (!v || c != count) {
-		qp_err_set(err, "attribute '%s' needs %d values (node '%s', op '%s')",
-			   name, count, n->name, n->op);
+		qp_node_err(err, n, "attribute '%s' needs %d values", name, count);
 		return NULL;
 	}
 	return v;
@@ -105,12 +98,11 @@ static int infer_window(qp_graph *g, int idx, int conv, qp_err *err)
 
 	if (need(g, n, conv ? 2 : 1, 4, err))
 		return -1;
-	x = in_tensor(g, n, 0);
+	x = qp_in_tensor(g, n, 0);
 	if (conv) {
-		w = in_tensor(g, n, 1);
+		w = qp_in_tensor(g, n, 1);
 		if (!w || w->rank != 4)
-			return qp_err_set(err, "weights must have rank 4 (node '%s', op '%s')",
-					  n->name, n->op);
+			return qp_node_err(err, n, "weights must have rank 4");
 		kk[0] = w->dims[2];
 		kk[1] = w->dims[3];
 		k = kk;
@@ -129,8 +121,7 @@ static int infer_window(qp_graph *g, int idx, int conv, qp_err *err)
 	for (i = 0; i < 2; i++) {
 		dims[2 + i] = extent(x->dims[2 + i], p[i], p[2 + i], k[i], d[i], s[i], ceil);
 		if (dims[2 + i] < 1)
-			return qp_err_set(err, "window larger than the padded input (node '%s', op '%s')",
-					  n->name, n->op);
+			return qp_node_err(err, n, "window larger than the padded input");
 	}
 	return set_out(g, n, QP_DT_INT8, 4, dims);
 }
@@ -153,11 +144,10 @@ static int infer_gemm(qp_graph *g, int idx, qp_err *err)
 
 	if (need(g, n, 2, 2, err))
 		return -1;
-	a = in_tensor(g, n, 0);
-	w = in_tensor(g, n, 1);
+	a = qp_in_tensor(g, n, 0);
+	w = qp_in_tensor(g, n, 1);
 	if (!w || w->rank != 2 || w->dims[1] != a->dims[1])
-		return qp_err_set(err, "weights must be [N, %lld] (node '%s', op '%s')",
-				  (long long)a->dims[1], n->name, n->op);
+		return qp_node_err(err, n, "weights must be [N, %lld]", (long long)a->dims[1]);
 	dims[0] = a->dims[0];
 	dims[1] = w->dims[0];
 	return set_out(g, n, QP_DT_INT8, 2, dims);
@@ -172,18 +162,17 @@ static int infer_binary(qp_graph *g, int idx, qp_err *err)
 
 	if (need(g, n, 2, 0, err))
 		return -1;
-	a = in_tensor(g, n, 0);
-	b = in_tensor(g, n, 1);
+	a = qp_in_tensor(g, n, 0);
+	b = qp_in_tensor(g, n, 1);
 	if (!b)
-		return qp_err_set(err, "missing input (node '%s', op '%s')", n->name, n->op);
+		return qp_node_err(err, n, "missing input");
 	r = a->rank > b->rank ? a->rank : b->rank;
 	for (i = 0; i < r; i++) {
 		int ia = i - (r - a->rank), ib = i - (r - b->rank);
 		int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
 
 		if (da != db && da != 1 && db != 1)
-			return qp_err_set(err, "shapes do not broadcast (node '%s', op '%s')",
-					  n->name, n->op);
+			return qp_node_err(err, n, "shapes do not broadcast");
 		dims[i] = da > db ? da : db;
 	}
 	return set_out(g, n, QP_DT_INT8, r, dims);
@@ -200,17 +189,14 @@ static int infer_reshape(qp_graph *g, int idx, qp_err *err)
 		return -1;
 	shape = qp_node_attr_ints(n, "shape", &c);
 	if (!shape || c > QP_MAX_RANK)
-		return qp_err_set(err, "missing attribute 'shape' (node '%s', op '%s')",
-				  n->name, n->op);
+		return qp_node_err(err, n, "missing attribute 'shape'");
 	for (i = 0; i < c; i++) {
 		if (shape[i] < 1)
-			return qp_err_set(err, "bad shape value %lld (node '%s', op '%s')",
-					  (long long)shape[i], n->name, n->op);
+			return qp_node_err(err, n, "bad shape value %lld", (long long)shape[i]);
 		total *= shape[i];
 	}
-	if (total != qp_tensor_numel(in_tensor(g, n, 0)))
-		return qp_err_set(err, "shape does not keep the element count (node '%s', op '%s')",
-				  n->name, n->op);
+	if (total != qp_tensor_numel(qp_in_tensor(g, n, 0)))
+		return qp_node_err(err, n, "shape does not keep the element count");
 	return set_out(g, n, QP_DT_INT8, c, shape);
 }
 
@@ -224,21 +210,20 @@ static int run_int(const qp_graph *g, const qp_node *n,
 	int n_params, opcode = qp_lowered_opcode(n->op), i, st;
 
 	if (!opcode || n->n_inputs > 4 || n->n_outputs != 1)
-		return qp_err_set(err, "bad lowered op (node '%s', op '%s')", n->name, n->op);
+		return qp_node_err(err, n, "bad lowered op");
 	for (i = 0; i < n->n_inputs; i++) {
 		rin[i] = NULL;
 		if (!in[i])
 			continue;
 		if (qp_lowered_view(&g->tensors[n->inputs[i]], in[i]->rank, in[i]->dims,
 				    in[i]->data, &views[i]))
-			return qp_err_set(err, "input %d has a dtype or shape the runtime cannot take (node '%s', op '%s')",
-					  i, n->name, n->op);
+			return qp_node_err(err, n, "input %d has a dtype or shape the runtime cannot take",
+					   i);
 		rin[i] = &views[i];
 	}
 	if (qp_lowered_view(&g->tensors[n->outputs[0]], out[0]->rank, out[0]->dims,
 			    out[0]->data, &views[4]))
-		return qp_err_set(err, "output has a dtype or shape the runtime cannot take (node '%s', op '%s')",
-				  n->name, n->op);
+		return qp_node_err(err, n, "output has a dtype or shape the runtime cannot take");
 	rout[0] = &views[4];
 	if (qp_lowered_params(n, buf, (int)(sizeof buf / sizeof buf[0]), &params,
 			      &n_params, err))
@@ -249,8 +234,7 @@ static int run_int(const qp_graph *g, const qp_node *n,
 	if (params != buf)
 		free(params);
 	if (st != QP_OK)
-		return qp_err_set(err, "%s (node '%s', op '%s')", qp_status_str(st),
-				  n->name, n->op);
+		return qp_node_err(err, n, "%s", qp_status_str(st));
 	return 0;
 }
 

@@ -4,6 +4,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+qp_quant *qp_quant_new(int n)
+{
+	qp_quant *q;
+
+	if (n < 1)
+		return NULL;
+	q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
+	q->scheme = QP_Q_SYMMETRIC;
+	q->bits = 8;
+	q->is_signed = 1;
+	q->axis = -1;
+	q->n = n;
+	q->scale = calloc((size_t)n, sizeof *q->scale);
+	q->zero_point = calloc((size_t)n, sizeof *q->zero_point);
+	if (!q->scale || !q->zero_point) {
+		qp_quant_free(q);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		q->scale[i] = 1.0f;
+	return q;
+}
+
+qp_quant *qp_quant_dup(const qp_quant *q)
+{
+	qp_quant *d;
+
+	if (!q)
+		return NULL;
+	d = qp_quant_new(q->n);
+	if (!d)
+		return NULL;
+	d->scheme = q->scheme;
+	d->bits = q->bits;
+	d->is_signed = q->is_signed;
+	d->axis = q->axis;
+	memcpy(d->scale, q->scale, (size_t)q->n * sizeof *q->scale);
+	memcpy(d->zero_point, q->zero_point, (size_t)q->n * sizeof *q->zero_point);
+	return d;
+}
+
+void qp_quant_free(qp_quant *q)
+{
+	if (!q)
+		return;
+	free(q->scale);
+	free(q->zero_point);
+	free(q);
+}
+
 void qp_qrange(int bits, int is_signed, int32_t *qmin, int32_t *qmax)
 {
 	if (bits < 2 || bits > 32 || (bits == 32 && !is_signed))

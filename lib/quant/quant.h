@@ -28,6 +28,15 @@
  * a normal float. */
 #define QP_QUANT_MIN_SCALE (1.0f / 8388608.0f)
 
+/* A qp_quant (ir.h) with n scales: symmetric signed 8-bit per tensor, every
+ * scale 1 and zero point 0, for the caller to fill in.  NULL when n < 1 or
+ * out of memory. */
+qp_quant *qp_quant_new(int n);
+/* A deep copy, or NULL (q NULL or out of memory). */
+qp_quant *qp_quant_dup(const qp_quant *q);
+/* Accepts NULL. */
+void qp_quant_free(qp_quant *q);
+
 /* Integer range of a bits-wide integer: [-2^(b-1), 2^(b-1)-1] when signed,
  * [0, 2^b-1] otherwise.  bits 2..32 (32 only signed). */
 void qp_qrange(int bits, int is_signed, int32_t *qmin, int32_t *qmax);

@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir.h"
+#include "json.h"
+#include "stats.h"
 
 int qp_stats_channels(const qp_tensor *t)
 {
@@ -305,38 +306,19 @@ int qp_stats_verify(const qp_tensor *t, qp_err *err)
 	return 0;
 }
 
-static cJSON *raw_number(const char *fmt, double v)
-{
-	char buf[40];
-
-	snprintf(buf, sizeof buf, fmt, v);
-	return cJSON_CreateRaw(buf);
-}
-
-static int add_item(cJSON *parent, const char *name, cJSON *item)
-{
-	if (!item)
-		return -1;
-	if (name)
-		cJSON_AddItemToObject(parent, name, item);
-	else
-		cJSON_AddItemToArray(parent, item);
-	return 0;
-}
-
 static int add_wide_array(cJSON *js, const char *name, const uint64_t *w,
 			  int n_channels, int words)
 {
 	cJSON *arr = cJSON_CreateArray();
 
-	if (add_item(js, name, arr))
+	if (qp_json_add(js, name, arr))
 		return -1;
 	for (int c = 0; c < n_channels; c++) {
 		char *hex = qp_wide_to_hex(w + (size_t)c * words, words);
 		cJSON *item = hex ? cJSON_CreateString(hex) : NULL;
 
 		free(hex);
-		if (add_item(arr, NULL, item))
+		if (qp_json_add(arr, NULL, item))
 			return -1;
 	}
 	return 0;
@@ -351,12 +333,12 @@ int qp_stats_write_json(const qp_stats *s, cJSON *js)
 	mean = cJSON_CreateArray();
 	std = cJSON_CreateArray();
 	hist = cJSON_CreateArray();
-	if (add_item(js, "mean", mean) || add_item(js, "std", std) ||
-	    add_item(js, "hist", hist))
+	if (qp_json_add(js, "mean", mean) || qp_json_add(js, "std", std) ||
+	    qp_json_add(js, "hist", hist))
 		return -1;
 	for (int c = 0; c < s->n_channels; c++)
-		if (add_item(mean, NULL, raw_number("%.9g", qp_stats_mean(s, c))) ||
-		    add_item(std, NULL, raw_number("%.9g", qp_stats_std(s, c))))
+		if (qp_json_add(mean, NULL, qp_json_rawf("%.9g", qp_stats_mean(s, c))) ||
+		    qp_json_add(std, NULL, qp_json_rawf("%.9g", qp_stats_std(s, c))))
 			return -1;
 	for (int b = 0; b < QP_STATS_HIST_BINS; b++) {
 		cJSON *pair;
@@ -364,9 +346,9 @@ int qp_stats_write_json(const qp_stats *s, cJSON *js)
 		if (!s->hist[b])
 			continue;
 		pair = cJSON_CreateArray();
-		if (add_item(hist, NULL, pair) ||
-		    add_item(pair, NULL, raw_number("%.0f", b)) ||
-		    add_item(pair, NULL, raw_number("%.0f", (double)s->hist[b])))
+		if (qp_json_add(hist, NULL, pair) ||
+		    qp_json_add(pair, NULL, qp_json_rawf("%.0f", (double)b)) ||
+		    qp_json_add(pair, NULL, qp_json_rawf("%.0f", (double)s->hist[b])))
 			return -1;
 	}
 	if (add_wide_array(js, "sum", s->sum, s->n_channels, QP_STATS_SUM_WORDS) ||

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io.h"
+#include "json.h"
 #include "ops.h"
 #include "quant.h"
 
@@ -48,29 +49,6 @@ static int expect_object(const cJSON *j, const char *path, qp_err *err)
 {
 	if (!cJSON_IsObject(j))
 		return qp_err_set(err, "%s: expected an object", path);
-	return 0;
-}
-
-/* Every key of obj must be in allowed (NULL-terminated) and appear once. */
-static int check_keys(const cJSON *obj, const char *path,
-		      const char *const *allowed, qp_err *err)
-{
-	const cJSON *c, *d;
-	char p[PATH_MAX_LEN];
-
-	cJSON_ArrayForEach(c, obj) {
-		const char *const *a;
-
-		join(p, path, c->string);
-		for (a = allowed; *a; a++)
-			if (!strcmp(*a, c->string))
-				break;
-		if (!*a)
-			return qp_err_set(err, "%s: unknown key", p);
-		for (d = obj->child; d != c; d = d->next)
-			if (!strcmp(d->string, c->string))
-				return qp_err_set(err, "%s: duplicate key", p);
-	}
 	return 0;
 }
 
@@ -182,7 +160,7 @@ static int parse_weights(const cJSON *w, const char *path, int is_default,
 	const cJSON *v;
 	int failed = 0;
 
-	if (expect_object(w, path, err) || check_keys(w, path, keys, err))
+	if (expect_object(w, path, err) || qp_json_check_keys(w, keys, path, err))
 		return -1;
 	if ((v = get(w, path, "enabled", is_default, p, err, &failed)) &&
 	    as_bool(v, p, &c->weights_enabled, err))
@@ -250,7 +228,7 @@ static int parse_activation(const cJSON *a, const char *path, int is_default,
 	const cJSON *v, *fs, *fz;
 	int failed = 0;
 
-	if (expect_object(a, path, err) || check_keys(a, path, keys, err))
+	if (expect_object(a, path, err) || qp_json_check_keys(a, keys, path, err))
 		return -1;
 	if ((v = get(a, path, "enabled", is_default, p, err, &failed)) &&
 	    as_bool(v, p, &c->activation_enabled, err))
@@ -347,7 +325,7 @@ static int parse_config(const cJSON *j, const char *path, int is_default,
 	const cJSON *v;
 	int failed = 0;
 
-	if (expect_object(j, path, err) || check_keys(j, path, keys, err))
+	if (expect_object(j, path, err) || qp_json_check_keys(j, keys, path, err))
 		return -1;
 	if ((v = get(j, path, "weights", is_default, p, err, &failed)) &&
 	    parse_weights(v, p, is_default, c, err))
@@ -399,7 +377,7 @@ static int parse_op_sets(qp_tpc *t, const cJSON *arr, const char *path,
 		int failed = 0, k = 0;
 
 		join_index(ps, path, i);
-		if (expect_object(s, ps, err) || check_keys(s, ps, keys, err))
+		if (expect_object(s, ps, err) || qp_json_check_keys(s, keys, ps, err))
 			return -1;
 		v = get(s, ps, "name", 1, p, err, &failed);
 		if (failed || as_string(v, p, &str, err))
@@ -520,7 +498,7 @@ static int parse_resources(qp_tpc *t, const cJSON *r, const char *path,
 	long long n;
 	int failed = 0;
 
-	if (expect_object(r, path, err) || check_keys(r, path, keys, err))
+	if (expect_object(r, path, err) || qp_json_check_keys(r, keys, path, err))
 		return -1;
 	if ((v = get(r, path, "weight_memory_bytes", 0, p, err, &failed))) {
 		if (as_int(v, p, 0, (1LL << 53), &n, err))
@@ -548,7 +526,7 @@ static int parse_doc(qp_tpc *t, const cJSON *j, qp_err *err)
 
 	if (!cJSON_IsObject(j))
 		return qp_err_set(err, "expected a JSON object at the top level");
-	if (check_keys(j, "", keys, err))
+	if (qp_json_check_keys(j, keys, "", err))
 		return -1;
 	v = get(j, "", "format", 1, p, err, &failed);
 	if (failed || as_string(v, p, &s, err))

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "interp.h"
+#include "stats.h"
 
 typedef struct shared {
 	const qp_graph *g;

@@ -9,6 +9,7 @@
 
 #include "crc32c.h"
 #include "lowered.h"
+#include "ops_common.h"
 
 typedef struct bytes {
 	unsigned char *p;
@@ -153,13 +154,13 @@ static int put_op(bytes *b, const qp_node *n, qp_err *err)
 	int32_t *params = NULL;
 
 	if (!opcode)
-		return qp_err_set(err, "not a lowered op (node '%s', op '%s')", n->name, n->op);
+		return qp_node_err(err, n, "not a lowered op");
 	if (n->n_inputs > 4 || n->n_outputs != 1)
-		return qp_err_set(err, "bad operand count (node '%s', op '%s')", n->name, n->op);
+		return qp_node_err(err, n, "bad operand count");
 	if (qp_lowered_params(n, NULL, 0, &params, &n_params, err))
 		return -1;
 	if (n_params > 65535) {
-		qp_err_set(err, "too many parameters (node '%s', op '%s')", n->name, n->op);
+		qp_node_err(err, n, "too many parameters");
 		goto out;
 	}
 	if (put16(b, (uint32_t)opcode) || put16(b, (uint32_t)n->n_inputs) ||

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 /* ---- config helpers ------------------------------------------------------- */
 
 static const char *cfg_string(const cJSON *cfg, const char *key, const char *dflt)
@@ -29,15 +31,8 @@ static const char *cfg_string(const cJSON *cfg, const char *key, const char *dfl
 	return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
-/* A whole number that fits an int. */
-static int json_int(const cJSON *v, int64_t *out)
-{
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-	    fabs(v->valuedouble) > 1e9)
-		return -1;
-	*out = (int64_t)v->valuedouble;
-	return 0;
-}
+/* Config integers are whole numbers that fit an int. */
+#define CFG_INT_MAX 1000000000
 
 /* n ints from key: a list of n whole numbers, or one number repeated (Keras
  * accepts kernel_size=3 for (3, 3)).  Absent or null gives dflt (when dflt
@@ -55,7 +50,7 @@ static int cfg_ints(const cJSON *cfg, const char *key, int n, int64_t *out,
 		return 0;
 	}
 	if (cJSON_IsNumber(v)) {
-		if (json_int(v, &out[0]) != 0)
+		if (qp_json_int(v, -CFG_INT_MAX, CFG_INT_MAX, &out[0]) != 0)
 			return -1;
 		for (i = 1; i < n; i++)
 			out[i] = out[0];
@@ -64,7 +59,7 @@ static int cfg_ints(const cJSON *cfg, const char *key, int n, int64_t *out,
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
 		return -1;
 	cJSON_ArrayForEach(it, v)
-		if (json_int(it, &out[i++]) != 0)
+		if (qp_json_int(it, -CFG_INT_MAX, CFG_INT_MAX, &out[i++]) != 0)
 			return -1;
 	return 0;
 }
@@ -387,7 +382,7 @@ int keras_add_input(keras_ctx *c, const char *name, const cJSON *batch_shape,
 			return qp_err_set(err, "input shape has more than %d dims", QP_MAX_RANK);
 		if (rank == 0 && cJSON_IsNull(it))
 			k[rank] = 1;    /* the batch: the IR runs one sample at a time */
-		else if (json_int(it, &k[rank]) != 0 || k[rank] < 1)
+		else if (qp_json_int(it, 1, CFG_INT_MAX, &k[rank]) != 0)
 			return qp_err_set(err, "input shape has an unknown or bad dim %d "
 					  "(only fixed shapes are supported)", rank);
 		rank++;

@@ -17,6 +17,7 @@
 
 #include "lowered.h"
 #include "ops.h"
+#include "quant.h"
 #include "tpc.h"
 
 typedef struct ctx {
@@ -42,13 +43,12 @@ static int fail(ctx *c, const qp_node *n, const char *fmt, ...)
 
 static int fail(ctx *c, const qp_node *n, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	qp_err_vnode(&c->line, QP_ERR_SET, n->name, n->op, fmt, ap);
 	va_end(ap);
-	return qp_err_set(&c->line, "%s (node '%s', op '%s')", msg, n->name, n->op);
+	return -1;
 }
 
 static const qp_tensor *stensor(const ctx *c, const qp_node *n, int i)

@@ -46,13 +46,12 @@ static const char *str_or_empty(const char *s)
 
 int onnx_node_err(const onnx_ctx *c, qp_err *err, const char *fmt, ...)
 {
-	char msg[QP_ERR_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	qp_err_vnode(err, QP_ERR_SET, c->name, c->op, fmt, ap);
 	va_end(ap);
-	return qp_err_set(err, "%s (node '%s', op '%s')", msg, c->name, c->op);
+	return -1;
 }
 
 const Onnx__AttributeProto *onnx_attr(const onnx_ctx *c, const char *name)
@@ -782,11 +781,9 @@ static int check_utf8(const importer *im, qp_err *err)
 		qp_utf8_show(node, im->node_names[i]);
 		qp_utf8_show(op, str_or_empty(np->op_type));
 		if (!qp_utf8_valid_str(np->name))
-			return qp_err_set(err, "node name is not valid UTF-8 (node '%s', op '%s')",
-					  node, op);
+			return qp_err_node(err, node, op, "node name is not valid UTF-8");
 		if (!qp_utf8_valid_str(np->op_type))
-			return qp_err_set(err, "op name is not valid UTF-8 (node '%s', op '%s')",
-					  node, op);
+			return qp_err_node(err, node, op, "op name is not valid UTF-8");
 		if (!qp_utf8_valid_str(np->domain))
 			what = "op domain", value = np->domain;
 		for (j = 0; !what && j < np->n_input; j++)
@@ -804,16 +801,16 @@ static int check_utf8(const importer *im, qp_err *err)
 				break;
 			}
 			if (!bytes_utf8(&a->s))
-				return qp_err_set(err, "attribute '%s' holds a string that is not valid UTF-8 (node '%s', op '%s')",
-						  a->name, node, op);
+				return qp_err_node(err, node, op, "attribute '%s' holds a string that is not valid UTF-8",
+						   a->name);
 			for (k = 0; k < a->n_strings; k++)
 				if (!bytes_utf8(&a->strings[k]))
-					return qp_err_set(err, "attribute '%s' holds a string that is not valid UTF-8 (node '%s', op '%s')",
-							  a->name, node, op);
+					return qp_err_node(err, node, op, "attribute '%s' holds a string that is not valid UTF-8",
+							   a->name);
 		}
 		if (what)
-			return qp_err_set(err, "%s '%s' is not valid UTF-8 (node '%s', op '%s')",
-					  what, qp_utf8_show(bad, value), node, op);
+			return qp_err_node(err, node, op, "%s '%s' is not valid UTF-8",
+					   what, qp_utf8_show(bad, value));
 	}
 	return 0;
 }
@@ -1000,11 +997,12 @@ static int import_nodes(importer *im, qp_err *err)
 			if (i == n)
 				qp_bug("no progress but every node ready");
 			if (produced_by_some_node(im->graph, missing))
-				qp_err_set(err, "the graph has a cycle through '%s' (node '%s', op '%s')",
-					   missing, im->node_names[i], str_or_empty(im->graph->node[i]->op_type));
+				qp_err_node(err, im->node_names[i], str_or_empty(im->graph->node[i]->op_type),
+					    "the graph has a cycle through '%s'", missing);
 			else
-				qp_err_set(err, "input '%s' is not produced by any node, initializer or graph input (node '%s', op '%s')",
-					   missing, im->node_names[i], str_or_empty(im->graph->node[i]->op_type));
+				qp_err_node(err, im->node_names[i], str_or_empty(im->graph->node[i]->op_type),
+					    "input '%s' is not produced by any node, initializer or graph input",
+					    missing);
 			goto out;
 		}
 	}

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops_common.h"
 #include "passes.h"
 #include "quant.h"
+#include "stats.h"
 
 /* ---- per-op rules ------------------------------------------------------------
  * Which inputs of an op are weights (quantized per output channel), biases
@@ -127,11 +129,11 @@ static int check_ops(const qp_graph *g, const qp_tpc *tpc, qp_err *err)
 		if (seen)
 			continue;
 		if (!bad)
-			qp_err_set(err, "target '%s' does not support op '%s' (node '%s', op '%s')",
-				   tpc->name, n->op, n->name, n->op);
+			qp_node_err(err, n, "target '%s' does not support op '%s'",
+				    tpc->name, n->op);
 		else
-			qp_err_append(err, "target '%s' does not support op '%s' (node '%s', op '%s')",
-				      tpc->name, n->op, n->name, n->op);
+			qp_node_err_append(err, n, "target '%s' does not support op '%s'",
+				           tpc->name, n->op);
 		bad++;
 	}
 	return bad ? -1 : 0;
@@ -183,15 +185,14 @@ static int quantize_weight(qp_graph *g, const qp_node *n, int wt, int axis,
 		    t->quant->scheme == cfg->weights_method &&
 		    t->quant->axis == (cfg->weights_per_channel ? axis : -1))
 			return 0;
-		return qp_err_set(err, "weight '%s' is shared with a node that quantizes it differently (node '%s', op '%s')",
-				  t->name, n->name, n->op);
+		return qp_node_err(err, n, "weight '%s' is shared with a node that quantizes it differently",
+				   t->name);
 	}
 	q = qp_quant_choose_array(t->data, t->rank, t->dims,
 				  cfg->weights_per_channel ? axis : -1,
 				  cfg->weights_method, cfg->weights_n_bits, 1, err);
 	if (!q)
-		return qp_err_prefix(err, "weight '%s' (node '%s', op '%s')",
-				     t->name, n->name, n->op);
+		return qp_node_err_prefix(err, n, "weight '%s'", t->name);
 	return store_quantized(t, q, err);
 }
 
@@ -206,15 +207,14 @@ static int quantize_bias(qp_graph *g, const qp_node *n, int bt, int wt,
 	int64_t oc;
 
 	if (t->rank != 1)
-		return qp_err_set(err, "bias '%s' has rank %d, want 1 (node '%s', op '%s')",
-				  t->name, t->rank, n->name, n->op);
+		return qp_node_err(err, n, "bias '%s' has rank %d, want 1", t->name, t->rank);
 	oc = t->dims[0];
 	if (qw->n != 1 && qw->n != oc)
-		return qp_err_set(err, "bias '%s' has %lld channels but the weight %d (node '%s', op '%s')",
-				  t->name, (long long)oc, qw->n, n->name, n->op);
+		return qp_node_err(err, n, "bias '%s' has %lld channels but the weight %d",
+				   t->name, (long long)oc, qw->n);
 	if (qin->n != 1)
-		return qp_err_set(err, "input '%s' is quantized per channel (node '%s', op '%s')",
-				  g->tensors[n->inputs[0]].name, n->name, n->op);
+		return qp_node_err(err, n, "input '%s' is quantized per channel",
+				   g->tensors[n->inputs[0]].name);
 	q = qp_quant_new((int)oc);
 	if (!q)
 		return qp_err_set(err, "out of memory");
@@ -230,8 +230,8 @@ static int quantize_bias(qp_graph *g, const qp_node *n, int bt, int wt,
 		int same = qp_quant_equal(t->quant, q);
 
 		qp_quant_free(q);
-		return same ? 0 : qp_err_set(err, "bias '%s' is shared by nodes with different input or weight scales (node '%s', op '%s')",
-					     t->name, n->name, n->op);
+		return same ? 0 : qp_node_err(err, n, "bias '%s' is shared by nodes with different input or weight scales",
+					      t->name);
 	}
 	return store_quantized(t, q, err);
 }
@@ -255,8 +255,7 @@ static int quantize_constant(qp_graph *g, const qp_node *n, int ct,
 				  cfg->activation_method, cfg->activation_n_bits,
 				  resolve_signed(cfg->signedness, lo), err);
 	if (!q)
-		return qp_err_prefix(err, "constant '%s' (node '%s', op '%s')",
-				     t->name, n->name, n->op);
+		return qp_node_err_prefix(err, n, "constant '%s'", t->name);
 	return store_quantized(t, q, err);
 }
 
@@ -289,18 +288,6 @@ static int activation_quant(qp_tensor *t, const qp_tpc_op_config *cfg,
 	return 0;
 }
 
-/* Appends the node location to the message already in err. */
-static int node_suffix(qp_err *err, const qp_node *n)
-{
-	char msg[QP_ERR_MSG_MAX];
-
-	if (!err)
-		return -1;
-	snprintf(msg, sizeof msg, "%s", err->msg);
-	return qp_err_set(err, "%.3000s (node '%.200s', op '%.100s')", msg,
-			  n->name, n->op);
-}
-
 static int quantize_outputs(qp_graph *g, const qp_node *n,
 			    const qp_tpc_op_config *cfg, quantize_report *rep,
 			    qp_err *err)
@@ -315,14 +302,13 @@ static int quantize_outputs(qp_graph *g, const qp_node *n,
 			const qp_quant *qi = in >= 0 ? g->tensors[in].quant : NULL;
 
 			if (!qi || qi->n != 1)
-				return qp_err_set(err, "cannot give '%s' its input's parameters: input '%s' is not quantized per tensor (node '%s', op '%s')",
-						  t->name, in >= 0 ? g->tensors[in].name : "",
-						  n->name, n->op);
+				return qp_node_err(err, n, "cannot give '%s' its input's parameters: input '%s' is not quantized per tensor",
+						   t->name, in >= 0 ? g->tensors[in].name : "");
 			qp_quant_free(t->quant);
 			if (!(t->quant = qp_quant_dup(qi)))
 				return qp_err_set(err, "out of memory");
 		} else if (activation_quant(t, cfg, err)) {
-			return node_suffix(err, n);
+			return err ? qp_node_err(err, n, "%s", err->msg) : -1;
 		}
 		rep->activations++;
 	}
@@ -352,8 +338,7 @@ static int quantize_node(qp_graph *g, int ni, const qp_tpc *tpc,
 	    (qp_node_attr_float(n, "alpha", 1) != 1 ||
 	     qp_node_attr_float(n, "beta", 1) != 1 ||
 	     qp_node_attr_int(n, "transA", 0)))
-		return qp_err_set(err, "Gemm with transA, or alpha/beta on shared constants, is not supported (node '%s', op '%s')",
-				  n->name, n->op);
+		return qp_node_err(err, n, "Gemm with transA, or alpha/beta on shared constants, is not supported");
 
 	if (wt >= 0 && cfg->weights_enabled) {
 		if (quantize_weight(g, n, wt, axis, cfg, err))

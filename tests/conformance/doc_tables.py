@@ -4,12 +4,17 @@
     tests/conformance/run > /tmp/conformance.log
     /usr/bin/python3 tests/conformance/doc_tables.py /tmp/conformance.log
 
+With --check before the log it writes nothing: it prints how the document
+differs from what it would write and exits 1 when it does
+(tests/cli/doc_tables.bats).
+
 Everything from "## Result of the last run" to the end is regenerated: the
 per-op table (the log's '# ' lines after the header line) and one table per
 list (expected-skips, known-failures, node/VARIANTS.tsv), so the document
 cannot disagree with the lists the runner reads.  The prose above that
 heading is left alone.
 """
+import difflib
 import os
 import re
 import sys
@@ -30,14 +35,15 @@ def table(header, body):
 
 
 def main():
-    with open(sys.argv[1]) as f:
+    check = sys.argv[1] == "--check"
+    with open(sys.argv[-1]) as f:
         log = f.read().splitlines()
     start = next(i for i, l in enumerate(log) if l.startswith("# op "))
     per_op = "\n".join(l[2:] for l in log[start:] if l.startswith("# ")) + "\n"
     total = re.split(r"\s+", per_op.strip().splitlines()[-1])
     with open(DOC) as f:
-        doc = f.read()
-    doc = doc[:doc.index("## Result of the last run")]
+        old = f.read()
+    doc = old[:old.index("## Result of the last run")]
     doc += """## Result of the last run
 
 `known` = known failures (work to do), `skipped` = out of scope,
@@ -71,9 +77,15 @@ the per-op table count on its own.
          table(["test", "reason"], rows(os.path.join(HERE, "known-failures"))),
          table(["upstream test", "variant", "why the upstream form is out of scope"],
                [[a, "`%s`" % b, c] for a, b, c in rows(os.path.join(HERE, "node", "VARIANTS.tsv"))]))
+    if check:
+        diff = list(difflib.unified_diff(old.splitlines(), doc.splitlines(),
+                                         "docs/conformance.md", "from the run", lineterm=""))
+        print("\n".join(diff))
+        return 1 if diff else 0
     with open(DOC, "w") as f:
         f.write(doc)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

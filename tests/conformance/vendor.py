@@ -6,7 +6,8 @@ Run from the repository top with Debian's /usr/bin/python3 (python3-onnx):
     /usr/bin/python3 tests/conformance/vendor.py [SRC]
 
 SRC defaults to ../shared/testdata/onnx-node (ONNX 1.12 backend test cases,
-Apache-2.0).  Copies every test whose model uses an op of issue 4 into
+Apache-2.0).  Copies every test whose model uses an op of issue 4 (or of
+issue 20: Abs, Reciprocal, ReduceSumSquare) into
 tests/conformance/node/<test>/ as model.onnx, input_<i>.pb, output_<i>.pb,
 records in tests/conformance/node/MODIFIED.tsv every test it changed, and
 in OPS.tsv the op each test is counted under.
@@ -41,7 +42,8 @@ AveragePool GlobalAveragePool GlobalMaxPool BatchNormalization
 InstanceNormalization Concat Split Reshape Flatten Transpose Squeeze Unsqueeze
 Slice Gather Pad Resize Upsample ReduceMean ReduceMax ReduceSum Sum Max Min
 Where Expand Cast Shape ConstantOfShape Identity Dropout TopK ArgMax
-QuantizeLinear DequantizeLinear Tile DepthToSpace SpaceToDepth""".split())
+QuantizeLinear DequantizeLinear Tile DepthToSpace SpaceToDepth
+Abs Reciprocal ReduceSumSquare""".split())
 
 # Input positions onnx2ir needs as constants (exported models have them as
 # initializers or Constant/Shape chains that fold).
@@ -49,7 +51,7 @@ CONST_OPERANDS = {
     "Reshape": [1], "Expand": [1], "Tile": [1], "ConstantOfShape": [0], "TopK": [1],
     "Squeeze": [1], "Unsqueeze": [1], "Split": [1], "Slice": [1, 2, 3, 4],
     "Pad": [1, 2], "Resize": [1, 2, 3], "Upsample": [1],
-    "ReduceSum": [1], "ReduceMean": [1], "ReduceMax": [1],
+    "ReduceSum": [1], "ReduceMean": [1], "ReduceMax": [1], "ReduceSumSquare": [1],
 }
 
 TARGET_OPSET = 13

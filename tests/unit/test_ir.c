@@ -1,4 +1,4 @@
-/* Unit tests for lib/ir/ir.c: graph building, attributes, the verifier, the
+/* Unit tests for lib/ir/{graph,attr,verify,read,write}.c: graph building, attributes, the verifier, the
  * topological sort, and the .ir reader/writer, including every damaged
  * form of a small file we can think of (each must fail with a message and
  * never crash; run under `make asan` too).
@@ -17,6 +17,8 @@
 #include "check.h"
 #include "crc32c.h"
 #include "ir.h"
+#include "quant.h"
+#include "stats.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -97,10 +99,11 @@ static const char *read_header_err(const char *header, const void *blob, size_t 
 
 static const float w_vals[8] = { 0.5f, -1.25f, 3.0f, 0.1f, -0.2f, 1e-7f, 65504.0f, -0.0f };
 
-/* x[1,2,2,2] --QConv(w, b omitted)--> c1 --Relu--> y; q: a quantized
- * constant; bias: int32 with a 32-bit quant.  conv1 carries one attribute
- * of every type; it is a lowered op because the verifier checks those by
- * name only, while a float op may carry only the attributes it defines. */
+/* x[1,2,2,2] --Resize(w, third input omitted)--> c1 --Relu--> y; q: a
+ * quantized constant; bias: int32 with a 32-bit quant.  conv1 carries one
+ * attribute of every type (and an empty list); it is a Resize because that
+ * row defines attributes of every type, and the verifier refuses any
+ * attribute an op's row (float, tensor or lowered) does not define. */
 static qp_graph *sample_graph(void)
 {
 	qp_err err = { { 0 } };
@@ -150,14 +153,14 @@ static qp_graph *sample_graph(void)
 	in[1] = w;
 	in[2] = -1;
 	out[0] = c1;
-	n = qp_graph_add_node(g, "conv1", "QConv", 3, in, 1, out, &err);
+	n = qp_graph_add_node(g, "conv1", "Resize", 3, in, 1, out, &err);
 	CHECK(n == 0);
-	CHECK(qp_node_set_int(&g->nodes[n], "group", 1) == 0);
-	CHECK(qp_node_set_float(&g->nodes[n], "alpha", 0.1f) == 0);
-	CHECK(qp_node_set_ints(&g->nodes[n], "pads", 3, ints) == 0);
-	CHECK(qp_node_set_floats(&g->nodes[n], "coeffs", 2, floats) == 0);
+	CHECK(qp_node_set_int(&g->nodes[n], "exclude_outside", 1) == 0);
+	CHECK(qp_node_set_float(&g->nodes[n], "cubic_coeff_a", 0.1f) == 0);
+	CHECK(qp_node_set_ints(&g->nodes[n], "sizes", 3, ints) == 0);
+	CHECK(qp_node_set_floats(&g->nodes[n], "scales", 2, floats) == 0);
 	CHECK(qp_node_set_string(&g->nodes[n], "mode", "caf\xc3\xa9 \"q\"\n") == 0);
-	CHECK(qp_node_set_ints(&g->nodes[n], "empty", 0, NULL) == 0);
+	CHECK(qp_node_set_floats(&g->nodes[n], "roi", 0, NULL) == 0);
 	in[0] = c1;
 	out[0] = y;
 	CHECK(qp_graph_add_node(g, "relu1", "Relu", 1, in, 1, out, &err) == 1);
@@ -217,19 +220,19 @@ static void test_build_and_attrs(void)
 	qp_err err;
 	int64_t d1[1] = { 1 };
 
-	CHECK(qp_node_attr_int(n, "group", 7) == 1);
+	CHECK(qp_node_attr_int(n, "exclude_outside", 7) == 1);
 	CHECK(qp_node_attr_int(n, "nope", 7) == 7);
-	CHECK(qp_node_attr_float(n, "alpha", 0) == 0.1f);
-	CHECK(qp_node_attr_ints(n, "pads", &cnt)[2] == 9007199254740992LL && cnt == 3);
-	CHECK(qp_node_attr_ints(n, "alpha", &cnt) == NULL && cnt == 0);
-	CHECK(qp_node_attr_floats(n, "coeffs", &cnt)[1] == -1e-5f && cnt == 2);
+	CHECK(qp_node_attr_float(n, "cubic_coeff_a", 0) == 0.1f);
+	CHECK(qp_node_attr_ints(n, "sizes", &cnt)[2] == 9007199254740992LL && cnt == 3);
+	CHECK(qp_node_attr_ints(n, "cubic_coeff_a", &cnt) == NULL && cnt == 0);
+	CHECK(qp_node_attr_floats(n, "scales", &cnt)[1] == -1e-5f && cnt == 2);
 	CHECK_STR(qp_node_attr_string(n, "mode", ""), "caf\xc3\xa9 \"q\"\n");
 	CHECK_STR(qp_node_attr_string(n, "nope", "d"), "d");
 	/* A setter replaces in place, keeping the order. */
-	CHECK(qp_node_set_string(&g->nodes[0], "group", "g") == 0);
+	CHECK(qp_node_set_string(&g->nodes[0], "exclude_outside", "g") == 0);
 	CHECK(g->nodes[0].n_attrs == 6);
-	CHECK_STR(g->nodes[0].attrs[0].name, "group");
-	CHECK(qp_node_attr_int(n, "group", 7) == 7);
+	CHECK_STR(g->nodes[0].attrs[0].name, "exclude_outside");
+	CHECK(qp_node_attr_int(n, "exclude_outside", 7) == 7);
 	CHECK(qp_graph_find_tensor(g, "c1") == 4 && qp_graph_find_tensor(g, "zz") == -1);
 	CHECK(qp_graph_producer(g, 4) == 0 && qp_graph_producer(g, 0) == -1);
 	CHECK(qp_graph_consumers(g, 4) == 1 && qp_graph_consumers(g, 5) == 1);
@@ -381,13 +384,13 @@ static void test_verify_rejects(void)
 	g->inputs[0].layout = NULL;
 	g->nodes[0].inputs[0] = 6;    /* conv1 reads qb, made later by use_q */
 	CHECK(qp_graph_verify(g, &err) == -1);
-	CHECK_HAS(err.msg, "input 'qb' is not produced before it is used (node 'conv1', op 'QConv')");
+	CHECK_HAS(err.msg, "input 'qb' is not produced before it is used (node 'conv1', op 'Resize')");
 	g->nodes[0].inputs[0] = 77;
 	CHECK(qp_graph_verify(g, &err) == -1);
 	g->nodes[0].inputs[0] = 0;
 	g->nodes[0].attrs[1].f = INFINITY;
 	CHECK(qp_graph_verify(g, &err) == -1);
-	CHECK_HAS(err.msg, "attribute 'alpha' is not finite (node 'conv1', op 'QConv')");
+	CHECK_HAS(err.msg, "attribute 'cubic_coeff_a' is not finite (node 'conv1', op 'Resize')");
 	g->nodes[0].attrs[1].f = 0.1f;
 	/* History is checked as the reader checks it. */
 	cJSON_AddItemToArray(g->history, cJSON_CreateNumber(3));
@@ -558,9 +561,9 @@ static void test_file_io(void)
 	CHECK(access(path, F_OK) == -1);
 	g->outputs[0].tensor = 5;
 	/* Integers JSON cannot carry exactly are refused, not rounded. */
-	CHECK(qp_node_set_int(&g->nodes[0], "big", INT64_MAX) == 0);
+	CHECK(qp_node_set_int(&g->nodes[0], "exclude_outside", INT64_MAX) == 0);
 	CHECK(qp_ir_write(g, path, &err) == -1);
-	CHECK_HAS(err.msg, "attribute 'big' holds an integer beyond +-2^53");
+	CHECK_HAS(err.msg, "attribute 'exclude_outside' holds an integer beyond +-2^53");
 	CHECK(access(path, F_OK) == -1);
 	snprintf(path, sizeof path, "%s/nope.ir", dir);
 	CHECK(qp_ir_read(path, &h, &err) == -1 && h == NULL);
@@ -770,12 +773,13 @@ static void test_bad_headers(void)
 	CHECK_HAS(read_header_err("{\"format\":\"qpipe-ir\",\"graph\":{\"inputs\":[{\"name\":\"x\",\"layout\":5}],"
 				  "\"outputs\":[],\"nodes\":[]},\"tensors\":[" T_X "]}",
 				  NULL, 0), "layout must be a string");
-	/* Attributes, on a lowered op: the verifier checks only its name, so
-	 * any attribute name is well formed there. */
+	/* Attributes, on a Resize (it defines an int, a floats and an ints
+	 * one): the reader refuses malformed values before the verifier looks
+	 * at names. */
 #define NODE_ATTR(a) "{\"format\":\"qpipe-ir\",\"graph\":{\"inputs\":[{\"name\":\"x\"}]," \
-	"\"outputs\":[{\"name\":\"y\"}],\"nodes\":[{\"name\":\"r\",\"op\":\"QRequant\"," \
+	"\"outputs\":[{\"name\":\"y\"}],\"nodes\":[{\"name\":\"r\",\"op\":\"Resize\"," \
 	"\"inputs\":[\"x\"],\"outputs\":[\"y\"],\"attrs\":{" a "}}]},\"tensors\":[" T_X "," T_Y "]}"
-	CHECK_STR(read_header_err(NODE_ATTR("\"a\":{\"int\":3},\"b\":{\"floats\":[1,2.5]},\"c\":{\"ints\":[]}"),
+	CHECK_STR(read_header_err(NODE_ATTR("\"exclude_outside\":{\"int\":3},\"scales\":{\"floats\":[1,2.5]},\"sizes\":{\"ints\":[]}"),
 				  NULL, 0), "");
 	CHECK_HAS(read_header_err(NODE_ATTR("\"a\":{\"int\":3.5}"), NULL, 0),
 		  "attribute 'a' must be one of");
@@ -792,7 +796,7 @@ static void test_bad_headers(void)
 	CHECK_HAS(read_header_err(NODE_ATTR("\"a\":{\"double\":1}"), NULL, 0),
 		  "attribute 'a' must be one of");
 	CHECK_HAS(read_header_err(NODE_ATTR("\"a\":{\"int\":1},\"a\":{\"int\":2}"), NULL, 0),
-		  "attribute 'a' appears twice (node 'r', op 'QRequant')");
+		  "attribute 'a' appears twice (node 'r', op 'Resize')");
 	CHECK_HAS(read_header_err(NODE_ATTR("\"a\":{\"float\":1e39}"), NULL, 0),
 		  "attribute 'a' is not finite");
 	/* Quant and stats. */
@@ -933,7 +937,7 @@ static void test_utf8(void)
 	g->nodes[1].name = old;
 	CHECK(qp_node_set_string(&g->nodes[0], "mode", "\xed\xa0\x80") == 0);
 	CHECK(qp_graph_verify(g, &err) == -1);
-	CHECK_STR(err.msg, "attribute 'mode' value '\\xed\\xa0\\x80' is not valid UTF-8 (node 'conv1', op 'QConv')");
+	CHECK_STR(err.msg, "attribute 'mode' value '\\xed\\xa0\\x80' is not valid UTF-8 (node 'conv1', op 'Resize')");
 	CHECK(qp_node_set_string(&g->nodes[0], "mode", "ok") == 0);
 	CHECK(qp_graph_verify(g, &err) == 0);
 	cJSON_AddItemToObject(g->meta, "x.bad", cJSON_CreateString("\xf5\x80"));

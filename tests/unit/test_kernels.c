@@ -12,6 +12,7 @@
 #include "interp.h"
 #include "npy.h"
 #include "ops.h"
+#include "quant.h"
 
 #define FIX "tests/fixtures/npy/k_"
 

@@ -326,10 +326,10 @@ static void test_tpc_errors(void)
 			    "{\"name\": \"b\", \"ops\": [\"Relu\"]}, {\"name\": \"c\", \"ops\": [\"Conv3D\"]}]}"),
 		  "operator_sets[2].ops[0]: unknown op 'Conv3D'");
 	CHECK_STR(tpc_error(HEAD DEFAULT_CFG ", \"operator_sets\": [], \"foo\": 1}"),
-		  "foo: unknown key");
+		  "unknown key 'foo'");
 	CHECK_STR(tpc_error(HEAD DEFAULT_CFG ", \"operator_sets\": [{\"name\": \"a\", \"ops\": [\"Conv\"], "
 			    "\"config\": {\"weights\": {\"bits\": 4}}}]}"),
-		  "operator_sets[0].config.weights.bits: unknown key");
+		  "operator_sets[0].config.weights: unknown key 'bits'");
 	CHECK_STR(tpc_error(HEAD DEFAULT_CFG ", \"operator_sets\": [{\"name\": \"a\", \"ops\": [\"Conv\"], "
 			    "\"config\": {\"weights\": {\"n_bits\": 17}}}]}"),
 		  "operator_sets[0].config.weights.n_bits: 17 is outside 2..16");
@@ -375,7 +375,7 @@ static void test_tpc_errors(void)
 	CHECK_STR(tpc_error(HEAD DEFAULT_CFG ", \"operator_sets\": [], \"resources\": {\"weight_memory_bytes\": -1}}"),
 		  "resources.weight_memory_bytes: -1 is outside 0..9007199254740992");
 	CHECK_STR(tpc_error(HEAD DEFAULT_CFG ", \"operator_sets\": [], \"name\": \"x\"}"),
-		  "name: duplicate key");
+		  "key 'name' appears twice");
 	CHECK_STR(tpc_error("{\"format\": \"qpipe-tpc\", \"version\": 2}"),
 		  "version: 2 is not supported (this qpipe reads version 1)");
 	CHECK_STR(tpc_error("{\"format\": \"mct\"}"), "format: expected 'qpipe-tpc', not 'mct'");

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "ir.h"
+#include "stats.h"
 
 #define N QP_STATS_SUM_WORDS
 

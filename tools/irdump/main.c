@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "io.h"
 #include "ir.h"
+#include "stats.h"
 
 enum { OPT_JSON = 'j', OPT_TENSOR = 't', OPT_STATS = 's' };
 

@@ -59,9 +59,9 @@ static void parse_args(int argc, char **argv, run_args *a)
 	memset(a, 0, sizeof *a);
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
-		if (qp_run_files_option(&a->files, c, arg))
-			continue;
-		if ((rc = qp_feed_option(&a->feed, c, arg, &err)) < 0)
+		if ((rc = qp_run_files_option(&a->files, c, arg, &err)) == 0)
+			rc = qp_feed_option(&a->feed, c, arg, &err);
+		if (rc < 0)
 			qp_usage_error("%s", err.msg);
 		if (rc)
 			continue;
@@ -73,7 +73,8 @@ static void parse_args(int argc, char **argv, run_args *a)
 	if (argc - first > 1)
 		qp_usage_error("one model expected, got %d", argc - first);
 	a->model = argc - first == 1 ? argv[first] : "-";
-	qp_run_files_check(&a->files, a->model);
+	if (qp_run_files_check(&a->files, a->model, &err))
+		qp_usage_error("%s", err.msg);
 	/* irrun shows what the model does with any value, NaN included. */
 	a->feed.src.allow_nonfinite = 1;
 }

@@ -57,9 +57,9 @@ static void parse_args(int argc, char **argv, sim_args *a)
 	memset(a, 0, sizeof *a);
 	qp_cli_init(&cli);
 	while ((c = qp_cli_next(&cli, argc, argv, &arg, &first)) != -1) {
-		if (qp_run_files_option(&a->files, c, arg))
-			continue;
-		if ((rc = qp_feed_option(&a->feed, c, arg, &err)) < 0)
+		if ((rc = qp_run_files_option(&a->files, c, arg, &err)) == 0)
+			rc = qp_feed_option(&a->feed, c, arg, &err);
+		if (rc < 0)
 			qp_usage_error("%s", err.msg);
 		if (rc)
 			continue;
@@ -72,7 +72,8 @@ static void parse_args(int argc, char **argv, sim_args *a)
 	a->model = argv[first];
 	if (a->info)
 		return;
-	qp_run_files_check(&a->files, a->model);
+	if (qp_run_files_check(&a->files, a->model, &err))
+		qp_usage_error("%s", err.msg);
 	a->feed.src.allow_nonfinite = 1;   /* as irrun */
 }
 
