@@ -880,6 +880,22 @@ static int next_npy(qp_datasrc *s, int64_t k, float *sample, qp_err *err)
 	return 0;
 }
 
+/* One axis of a bilinear tap with half-pixel centres: output position o
+ * (offset by the crop's off) on an axis resized from n to rn source
+ * pixels; source o' = (o + off + 0.5) * n / rn - 0.5, clamped below at 0,
+ * neighbours *i0 = floor, *i1 = min(*i0 + 1, n - 1), *frac the weight of *i1. */
+static void bilinear_axis(int64_t o, int64_t off, int64_t n, int64_t rn,
+			  int64_t *i0, int64_t *i1, double *frac)
+{
+	double src = ((double)(o + off) + 0.5) * (double)n / (double)rn - 0.5;
+
+	if (src < 0)
+		src = 0;
+	*i0 = (int64_t)src;
+	*i1 = *i0 + 1 < n ? *i0 + 1 : n - 1;
+	*frac = src - (double)*i0;
+}
+
 /* Fills sample (C,H,W) from pixels (h, w, comp) where comp == the model's
  * channel count: resize per the options, reorder BGR, normalise.
  * Bilinear sampling uses half-pixel centres (PyTorch's align_corners=False,
@@ -910,25 +926,15 @@ static void image_to_sample(const qp_datasrc *s, const unsigned char *px,
 		float *out = sample + c * H * W;
 
 		for (int64_t y = 0; y < H; y++) {
-			double sy = ((double)(y + top) + 0.5) * (double)h / (double)rh - 0.5;
 			int64_t y0, y1;
 			double ly;
 
-			if (sy < 0)
-				sy = 0;
-			y0 = (int64_t)sy;
-			y1 = y0 + 1 < h ? y0 + 1 : h - 1;
-			ly = sy - (double)y0;
+			bilinear_axis(y, top, h, rh, &y0, &y1, &ly);
 			for (int64_t x = 0; x < W; x++) {
-				double sx = ((double)(x + left) + 0.5) * (double)w / (double)rw - 0.5, v;
 				int64_t x0, x1;
-				double lx;
+				double lx, v;
 
-				if (sx < 0)
-					sx = 0;
-				x0 = (int64_t)sx;
-				x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-				lx = sx - (double)x0;
+				bilinear_axis(x, left, w, rw, &x0, &x1, &lx);
 				v = (1 - ly) * ((1 - lx) * px[(y0 * w + x0) * C + src_c] +
 						lx * px[(y0 * w + x1) * C + src_c]) +
 				    ly * ((1 - lx) * px[(y1 * w + x0) * C + src_c] +

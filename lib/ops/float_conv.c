@@ -136,6 +136,22 @@ static int weight_kernel_shape(const qp_node *n, const qp_tensor *x,
 
 /* ---- Conv --------------------------------------------------------------- */
 
+/* The inputs Conv and ConvTranspose share: real input *x of rank 3 to
+ * max_rank, real weight *w, optional bias *b (NULL when absent). */
+static int conv_inputs(qp_graph *g, const qp_node *n, int max_rank, const qp_tensor **x,
+		       const qp_tensor **w, const qp_tensor **b, qp_err *err)
+{
+	if (qp_check_io(g, n, 2, 3, err))
+		return -1;
+	*x = qp_in_tensor(g, n, 0);
+	*w = qp_in_tensor(g, n, 1);
+	*b = qp_in_tensor(g, n, 2);
+	if (qp_want_real(n, *x, "input", err) || qp_want_real(n, *w, "weight", err) ||
+	    qp_want_rank(n, *x, "input", 3, max_rank, err))
+		return -1;
+	return 0;
+}
+
 int infer_conv(qp_graph *g, int node, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];
@@ -144,13 +160,7 @@ int infer_conv(qp_graph *g, int node, qp_err *err)
 	window win;
 	char s1[160], s2[160];
 
-	if (qp_check_io(g, n, 2, 3, err))
-		return -1;
-	x = qp_in_tensor(g, n, 0);
-	w = qp_in_tensor(g, n, 1);
-	b = qp_in_tensor(g, n, 2);
-	if (qp_want_real(n, x, "input", err) || qp_want_real(n, w, "weight", err) ||
-	    qp_want_rank(n, x, "input", 3, 4, err))
+	if (conv_inputs(g, n, 4, &x, &w, &b, err))
 		return -1;
 	if (w->rank != x->rank)
 		return qp_node_err(err, n, "weight '%s' has shape %s, input '%s' %s: ranks differ",
@@ -683,13 +693,7 @@ int infer_convtranspose(qp_graph *g, int node, qp_err *err)
 	int64_t out[5];
 	char s1[160], s2[160];
 
-	if (qp_check_io(g, n, 2, 3, err))
-		return -1;
-	x = qp_in_tensor(g, n, 0);
-	w = qp_in_tensor(g, n, 1);
-	b = qp_in_tensor(g, n, 2);
-	if (qp_want_real(n, x, "input", err) || qp_want_real(n, w, "weight", err) ||
-	    qp_want_rank(n, x, "input", 3, 5, err))
+	if (conv_inputs(g, n, 5, &x, &w, &b, err))
 		return -1;
 	if (w->rank != x->rank || w->dims[0] != x->dims[1])
 		return qp_node_err(err, n, "weight '%s' %s does not fit input '%s' %s",

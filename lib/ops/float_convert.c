@@ -100,19 +100,29 @@ static int qdq_params(qp_graph *g, const qp_node *n, const qp_tensor *x,
 	return 0;
 }
 
+/* The checks Quantize and DequantizeLinear share: 2 or 3 inputs, input *x
+ * of a dtype in the mask ok (bit 1u << dtype; expected names them), then
+ * qdq_params; *zp is the zero point or NULL. */
+static int qdq_inputs(qp_graph *g, const qp_node *n, unsigned ok, const char *expected,
+		      const qp_tensor **x, const qp_tensor **zp, qp_err *err)
+{
+	if (qp_check_io(g, n, 2, 3, err))
+		return -1;
+	*x = qp_in_tensor(g, n, 0);
+	*zp = qp_in_tensor(g, n, 2);
+	if ((unsigned)(*x)->dtype >= QP_DT_COUNT || !(ok & (1u << (*x)->dtype)))
+		return qp_node_err(err, n, "input '%s' has dtype %s, expected %s",
+				   (*x)->name, qp_dtype_name((*x)->dtype), expected);
+	return qdq_params(g, n, *x, err);
+}
+
 int infer_quantize(qp_graph *g, int node, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];
 	const qp_tensor *x, *zp;
 
-	if (qp_check_io(g, n, 2, 3, err))
-		return -1;
-	x = qp_in_tensor(g, n, 0);
-	zp = qp_in_tensor(g, n, 2);
-	if (x->dtype != QP_DT_FLOAT32 && x->dtype != QP_DT_INT32)
-		return qp_node_err(err, n, "input '%s' has dtype %s, expected float32 or int32",
-				   x->name, qp_dtype_name(x->dtype));
-	if (qdq_params(g, n, x, err))
+	if (qdq_inputs(g, n, 1u << QP_DT_FLOAT32 | 1u << QP_DT_INT32, "float32 or int32",
+		       &x, &zp, err))
 		return -1;
 	if (zp && zp->dtype == QP_DT_INT32)
 		return qp_node_err(err, n, "zero point '%s' has dtype int32, expected int8 or uint8",
@@ -126,15 +136,8 @@ int infer_dequantize(qp_graph *g, int node, qp_err *err)
 	const qp_node *n = &g->nodes[node];
 	const qp_tensor *x, *zp;
 
-	if (qp_check_io(g, n, 2, 3, err))
-		return -1;
-	x = qp_in_tensor(g, n, 0);
-	zp = qp_in_tensor(g, n, 2);
-	if (x->dtype != QP_DT_INT8 && x->dtype != QP_DT_UINT8 &&
-	    x->dtype != QP_DT_INT32)
-		return qp_node_err(err, n, "input '%s' has dtype %s, expected int8, uint8 or int32",
-				   x->name, qp_dtype_name(x->dtype));
-	if (qdq_params(g, n, x, err))
+	if (qdq_inputs(g, n, 1u << QP_DT_INT8 | 1u << QP_DT_UINT8 | 1u << QP_DT_INT32,
+		       "int8, uint8 or int32", &x, &zp, err))
 		return -1;
 	if (zp && zp->dtype != x->dtype)
 		return qp_node_err(err, n, "zero point '%s' has dtype %s, input '%s' %s",
