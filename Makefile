@@ -137,6 +137,19 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(TPCDIR)
+	install -m 644 tpc/*.json $(DESTDIR)$(TPCDIR)
+
+# `quantize --tpc NAME` looks in $(TPCDIR) (docs/tpc.md section 1.1), so the
+# path is compiled in; the stamp recompiles quantize when PREFIX changes, so
+# `make install PREFIX=...` never installs a binary that looks elsewhere.
+TPCDIR = $(PREFIX)/share/qpipe/tpc
+$(BUILD)/stages/quantize/main.o: CFLAGS_OURS += -DQP_TPC_DIR='"$(TPCDIR)"'
+$(BUILD)/stages/quantize/main.o: $(BUILD)/tpcdir.stamp
+$(BUILD)/tpcdir.stamp: FORCE
+	$(Q)mkdir -p $(@D) && echo '$(TPCDIR)' | cmp -s - $@ || echo '$(TPCDIR)' > $@
+.PHONY: FORCE
+FORCE:
 
 clean:
 	rm -rf $(BUILD) build-asan $(BIN)

@@ -710,6 +710,35 @@ static void run_clip(const op_args *op)
 		yd[i] = (int8_t)clamp32(xd[i], op->p[0], op->p[1]);
 }
 
+/* ---- QLUT: y = table[x + 128] ----------------------------------------------------
+ * Any int8 -> int8 function of one element is a table of its 256 values;
+ * lower fills it from the float op, so the kernel needs no arithmetic of
+ * its own and the output's parameters are already folded into the entries. */
+enum { LUT_TABLE = 256 };
+
+static int check_lut(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	int i;
+
+	if (op->np != LUT_TABLE || !is_int8(x) || !is_int8(y) || !same_dims(x, y))
+		return QP_E_PARAM;
+	for (i = 0; i < LUT_TABLE; i++)
+		if (op->p[i] < -128 || op->p[i] > 127)
+			return QP_E_PARAM;
+	return QP_OK;
+}
+
+static void run_lut(const op_args *op)
+{
+	const int8_t *xd = op->in[0]->data;
+	int8_t *yd = op->y->data;
+	int64_t i, n = numel(op->in[0]);
+
+	for (i = 0; i < n; i++)
+		yd[i] = (int8_t)op->p[(int32_t)xd[i] + 128];
+}
+
 /* ---- QSOFTMAX over the last axis ----------------------------------------------
  * params: act_min act_max mult shift table[256].  table[d] = exp(-s_x d) in
  * Q30 for d = max - x; the probability is formed in Q30 and requantized
@@ -763,6 +792,134 @@ static void run_softmax(const op_args *op)
 	}
 }
 
+/* ---- QCONCAT: inputs side by side along one axis ----------------------------------
+ * params: axis, multiplier[n_in], shift[n_in].  Input i is requantized to
+ * the output's parameters with its own (multiplier, shift), as QRequant
+ * does, saturating at -128/127.  An input that already has the output's
+ * scale and zero point is copied: its multiplier and shift are not read
+ * (lower writes 1.0's, 2^30 and 1, which give the same integers). */
+static int check_concat(const op_args *op)
+{
+	const qp_rt_tensor *y = op->y;
+	const int32_t *p = op->p;
+	int64_t sum = 0;
+	int i, k, axis;
+
+	if (op->np != 1 + 2 * op->n_in || !is_int8(y) || y->rank < 1 ||
+	    p[0] < 0 || p[0] >= y->rank)
+		return QP_E_PARAM;
+	axis = (int)p[0];
+	for (i = 0; i < op->n_in; i++) {
+		const qp_rt_tensor *x = op->in[i];
+
+		if (!is_int8(x) || x->rank != y->rank ||
+		    !mult_ok(p[1 + i], p[1 + op->n_in + i]))
+			return QP_E_PARAM;
+		for (k = 0; k < y->rank; k++)
+			if (k != axis && x->dims[k] != y->dims[k])
+				return QP_E_PARAM;
+		sum += x->dims[axis];
+	}
+	return sum == y->dims[axis] ? QP_OK : QP_E_PARAM;
+}
+
+static void run_concat(const op_args *op)
+{
+	const qp_rt_tensor *y = op->y;
+	int8_t *yd = y->data;
+	int axis = (int)op->p[0], i, k;
+	int64_t outer = 1, inner = 1, off = 0, o, j;
+
+	for (k = 0; k < axis; k++)
+		outer *= y->dims[k];
+	for (k = axis + 1; k < y->rank; k++)
+		inner *= y->dims[k];
+	for (i = 0; i < op->n_in; i++) {
+		const qp_rt_tensor *x = op->in[i];
+		const int8_t *xd = x->data;
+		int32_t mult = op->p[1 + i], shift = op->p[1 + op->n_in + i];
+		int64_t block = x->dims[axis] * inner;
+		int copy = x->scale == y->scale && x->zero_point == y->zero_point;
+
+		for (o = 0; o < outer; o++) {
+			const int8_t *s = xd + o * block;
+			int8_t *d = yd + o * y->dims[axis] * inner + off;
+
+			if (copy) {
+				memcpy(d, s, (size_t)block);
+				continue;
+			}
+			for (j = 0; j < block; j++)
+				d[j] = requant_out((int32_t)s[j] - x->zero_point, mult, shift,
+						   y->zero_point, -128, 127);
+		}
+		off += block;
+	}
+}
+
+/* ---- QSLICE: y[i] = x[start + i * step] on every axis -------------------------------
+ * params: starts[rank] ends[rank] steps[rank], normalized by lower: with
+ * step > 0, 0 <= start < end <= dim; with step < 0, -1 <= end < start < dim;
+ * y's dims are the element counts.  y shares x's scale and zero point, so
+ * the integers are copied. */
+static int check_slice(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	int r, k;
+
+	if (!is_int8(x) || !is_int8(y) || x->rank != y->rank || x->rank < 1 ||
+	    op->np != 3 * x->rank || x->scale != y->scale ||
+	    x->zero_point != y->zero_point)
+		return QP_E_PARAM;
+	r = x->rank;
+	for (k = 0; k < r; k++) {
+		int64_t s = p[k], e = p[r + k], st = p[2 * r + k], d = x->dims[k], count;
+
+		if (st > 0 && 0 <= s && s < e && e <= d)
+			count = (e - s - 1) / st + 1;
+		else if (st < 0 && -1 <= e && e < s && s < d)
+			count = (s - e - 1) / -st + 1;
+		else
+			return QP_E_PARAM;
+		if (count != y->dims[k])
+			return QP_E_PARAM;
+	}
+	return QP_OK;
+}
+
+static void run_slice(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int64_t xs[QP_RT_MAX_RANK], step[QP_RT_MAX_RANK], s = 1, src = 0, i, n = numel(y);
+	int32_t idx[QP_RT_MAX_RANK] = {0};
+	int r = x->rank, d;
+
+	for (d = r - 1; d >= 0; d--) {
+		xs[d] = s;
+		s *= x->dims[d];
+	}
+	for (d = 0; d < r; d++) {
+		step[d] = (int64_t)p[2 * r + d] * xs[d];
+		src += (int64_t)p[d] * xs[d];
+	}
+	for (i = 0; i < n; i++) {
+		yd[i] = xd[src];
+		/* Odometer over y's index, keeping the source offset. */
+		for (d = r - 1; d >= 0; d--) {
+			idx[d]++;
+			src += step[d];
+			if (idx[d] < y->dims[d])
+				break;
+			src -= step[d] * idx[d];
+			idx[d] = 0;
+		}
+	}
+}
+
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 /* One row per opcode, generated from the op list (qp_ops.h). */
@@ -783,6 +940,13 @@ static const op_row op_rows[QP_OP_COUNT] = {QP_RT_OPS(OP_ROW)};
 #define OP_ONE(id, name, code, in_min, in_max, n_out, kernel, shape, params) +1
 typedef char op_list_is_dense[(0 QP_RT_OPS(OP_ONE)) == QP_OP_COUNT - 1 ? 1 : -1];
 #undef OP_ONE
+
+/* Model.c and lib/ops/ops_int.c keep QP_RT_MAX_INPUTS views per op: no
+ * row may take more (QConcat's 16 is the most). */
+#define OP_FITS(id, name, code, in_min, in_max, n_out, kernel, shape, params) \
+	typedef char op_##id##_inputs_fit[(in_max) <= QP_RT_MAX_INPUTS ? 1 : -1];
+QP_RT_OPS(OP_FITS)
+#undef OP_FITS
 
 int qp_rt_op_check(int opcode, const qp_rt_tensor *const *in, int n_in,
 		   const qp_rt_tensor *const *out, int n_out,

@@ -25,7 +25,7 @@ enum {
 	T_NBYTES = 8, T_ZP = 12, T_SCALE = 16, T_RESERVED = 20, T_DIMS = 24,
 	T_RESERVED2 = 56
 };
-enum { OP_HEADER = 8, OP_MAX_IN = 4, OP_MAX_OUT = 1 };
+enum { OP_HEADER = 8, OP_MAX_IN = QP_RT_MAX_INPUTS, OP_MAX_OUT = 1 };
 #define NO_TENSOR 0xFFFFFFFFu
 
 const char *qp_status_str(int status)

@@ -56,6 +56,12 @@
 	X(QREQUANT,   "QRequant",  11, 1, 1, 1, requant,    same_i8,    \
 	  "act_min act_max multiplier[1] shift[1]") \
 	X(QCLIP,      "QClip",     12, 1, 1, 1, clip,       same_i8,    \
-	  "act_min act_max")
+	  "act_min act_max") \
+	X(QLUT,       "QLut",      13, 1, 1, 1, lut,        same_i8,    \
+	  "table[256]") \
+	X(QCONCAT,    "QConcat",   14, 1, 16, 1, concat,     concat,     \
+	  "axis multiplier[] shift[]") \
+	X(QSLICE,     "QSlice",    15, 1, 1, 1, slice,      slice,      \
+	  "starts[] ends[] steps[]")
 
 #endif

@@ -39,6 +39,12 @@
 #define QP_BIN_TRAILER_SIZE 8
 #define QP_BIN_ALIGN 16
 #define QP_RT_MAX_RANK 8
+/* Most inputs of one op record: QConcat's in_max in qp_ops.h (the others
+ * take at most 3; kernels.c checks every row against it).
+ * Sized for concatenations of many branches (SSD heads, Inception blocks);
+ * the runtime keeps one tensor view per input on the stack while checking
+ * and running an op. */
+#define QP_RT_MAX_INPUTS 16
 
 /* Status codes (qp_status_str gives a static message for each). */
 enum qp_status {

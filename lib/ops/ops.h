@@ -100,6 +100,12 @@ const qp_op_row *qp_op_row_of(const qp_op_def *d);
 /* Whether d is a row of qp_ops_float. */
 int qp_op_is_float(const qp_op_def *d);
 
+/* A Slice node's per-axis start, step and output dims over an input of
+ * rank dims, after ONNX's clamping (every axis filled: 0, 1, dim for the
+ * axes it does not slice).  For lower, which writes them as QSlice's. */
+int qp_slice_plan(const qp_node *n, int rank, const int64_t *dims,
+		  int64_t *start, int64_t *step, int64_t *out, qp_err *err);
+
 /* Node n's op is in a table, and every attribute it has is one its row
  * defines, with a type the row allows; every required one is present.
  * An integer op's attributes are those of its row in runtime/qp_ops.h

@@ -200,16 +200,80 @@ static int infer_reshape(qp_graph *g, int idx, qp_err *err)
 	return set_out(g, n, QP_DT_INT8, c, shape);
 }
 
+/* QConcat: the inputs' dims, summed along axis (the first parameter). */
+static int infer_concat(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x0;
+	int64_t dims[QP_MAX_RANK], axis = qp_node_attr_int(n, "axis", -1);
+	int i, k;
+
+	if (need(g, n, 1, 0, err))
+		return -1;
+	if (n->n_inputs > QP_RT_MAX_INPUTS)
+		return qp_node_err(err, n, "%d inputs; the runtime takes at most %d",
+				   n->n_inputs, QP_RT_MAX_INPUTS);
+	x0 = qp_in_tensor(g, n, 0);
+	if (axis < 0 || axis >= x0->rank)
+		return qp_node_err(err, n, "axis %lld is out of range for rank %d",
+				   (long long)axis, x0->rank);
+	memcpy(dims, x0->dims, (size_t)x0->rank * sizeof *dims);
+	dims[axis] = 0;
+	for (i = 0; i < n->n_inputs; i++) {
+		const qp_tensor *x = qp_in_tensor(g, n, i);
+
+		if (!x || x->rank != x0->rank)
+			return qp_node_err(err, n, "input %d is missing or differs from input 0 in rank", i);
+		for (k = 0; k < x->rank; k++)
+			if (k != axis && x->dims[k] != x0->dims[k])
+				return qp_node_err(err, n, "input %d differs from input 0 in dim %d", i, k);
+		dims[axis] += x->dims[axis];
+	}
+	return set_out(g, n, QP_DT_INT8, x0->rank, dims);
+}
+
+/* QSlice: per axis, the count of start, start + step, ... before end
+ * (normalized as the runtime's check_slice requires). */
+static int infer_slice(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x;
+	const int64_t *s, *e, *st;
+	int64_t dims[QP_MAX_RANK];
+	int k;
+
+	if (need(g, n, 1, 0, err))
+		return -1;
+	x = qp_in_tensor(g, n, 0);
+	if (!(s = ints_attr(n, "starts", x->rank, err)) ||
+	    !(e = ints_attr(n, "ends", x->rank, err)) ||
+	    !(st = ints_attr(n, "steps", x->rank, err)))
+		return -1;
+	for (k = 0; k < x->rank; k++) {
+		int64_t d = x->dims[k];
+
+		if (st[k] > 0 && 0 <= s[k] && s[k] < e[k] && e[k] <= d)
+			dims[k] = (e[k] - s[k] - 1) / st[k] + 1;
+		else if (st[k] < 0 && st[k] > INT32_MIN && -1 <= e[k] && e[k] < s[k] && s[k] < d)
+			dims[k] = (s[k] - e[k] - 1) / -st[k] + 1;
+		else
+			return qp_node_err(err, n, "axis %d: start %lld, end %lld, step %lld do not select elements of a dim of %lld",
+					   k, (long long)s[k], (long long)e[k], (long long)st[k],
+					   (long long)d);
+	}
+	return set_out(g, n, QP_DT_INT8, x->rank, dims);
+}
+
 /* Runs one lowered node through the runtime's kernels. */
 static int run_int(const qp_graph *g, const qp_node *n,
 		   const qp_value *const *in, qp_value *const *out, qp_err *err)
 {
-	qp_rt_tensor views[5];
-	const qp_rt_tensor *rin[4], *rout[1];
+	qp_rt_tensor views[QP_RT_MAX_INPUTS + 1];
+	const qp_rt_tensor *rin[QP_RT_MAX_INPUTS], *rout[1];
 	int32_t buf[512], *params;
 	int n_params, opcode = qp_lowered_opcode(n->op), i, st;
 
-	if (!opcode || n->n_inputs > 4 || n->n_outputs != 1)
+	if (!opcode || n->n_inputs > QP_RT_MAX_INPUTS || n->n_outputs != 1)
 		return qp_node_err(err, n, "bad lowered op");
 	for (i = 0; i < n->n_inputs; i++) {
 		rin[i] = NULL;
@@ -222,9 +286,9 @@ static int run_int(const qp_graph *g, const qp_node *n,
 		rin[i] = &views[i];
 	}
 	if (qp_lowered_view(&g->tensors[n->outputs[0]], out[0]->rank, out[0]->dims,
-			    out[0]->data, &views[4]))
+			    out[0]->data, &views[QP_RT_MAX_INPUTS]))
 		return qp_node_err(err, n, "output has a dtype or shape the runtime cannot take");
-	rout[0] = &views[4];
+	rout[0] = &views[QP_RT_MAX_INPUTS];
 	if (qp_lowered_params(n, buf, (int)(sizeof buf / sizeof buf[0]), &params,
 			      &n_params, err))
 		return -1;

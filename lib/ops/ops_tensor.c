@@ -295,6 +295,12 @@ static int slice_plan(const qp_node *n, int rank, const int64_t *dims,
 	return 0;
 }
 
+int qp_slice_plan(const qp_node *n, int rank, const int64_t *dims,
+		  int64_t *start, int64_t *step, int64_t *out, qp_err *err)
+{
+	return slice_plan(n, rank, dims, start, step, out, err);
+}
+
 static int infer_slice(qp_graph *g, int node, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];

@@ -342,9 +342,12 @@ static int parse_config(const cJSON *j, const char *path, int is_default,
 	return check_config(c, path, err);
 }
 
+/* A target lists the ops of the float IR it quantizes: every row of the
+ * float and tensor tables (Concat, Split and Slice are tensor ops), not the
+ * lowered integer ops, which no target quantizes. */
 static int known_op(const char *name)
 {
-	return qp_op_is_float(qp_op_find(name));
+	return qp_op_row_of(qp_op_find(name)) != NULL;
 }
 
 static int find_set(const qp_tpc *t, const char *name)
@@ -776,4 +779,71 @@ const char *qp_tpc_method_name(qp_qscheme s)
 	case QP_Q_ASYMMETRIC: return "uniform";
 	}
 	return "?";
+}
+
+/* ---- finding a target by name ------------------------------------------------ */
+
+int qp_tpc_is_path(const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strcmp(name, "-") || strchr(name, '/') ||
+	       (n >= 5 && !strcmp(name + n - 5, ".json"));
+}
+
+/* Appends dir/NAME.json to the message's list of places; dir may end in '/'. */
+static int candidate(char *buf, size_t size, const char *dir, size_t dlen,
+		     const char *name)
+{
+	int slash = dlen > 0 && dir[dlen - 1] == '/';
+	int n = snprintf(buf, size, "%.*s%s%s.json", (int)dlen, dir,
+			 slash ? "" : "/", name);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int qp_tpc_find(const char *name, const char *const *dirs, int n_dirs,
+		char **path, qp_err *err)
+{
+	char buf[4096], looked[2048] = "";
+	size_t used = 0;
+	int i;
+
+	*path = NULL;
+	if (qp_tpc_is_path(name)) {
+		*path = strdup(name);
+		return *path ? 0 : qp_err_set(err, "out of memory");
+	}
+	/* Each entry is a colon-separated list (as $PATH): the first
+	 * existing, readable NAME.json wins; empty elements are skipped. */
+	for (i = 0; i < n_dirs; i++) {
+		const char *d = dirs[i];
+
+		while (d && *d) {
+			size_t len = strcspn(d, ":");
+
+			if (len && !candidate(buf, sizeof buf, d, len, name)) {
+				FILE *f = fopen(buf, "r");
+
+				if (f) {
+					fclose(f);
+					*path = strdup(buf);
+					return *path ? 0 : qp_err_set(err, "out of memory");
+				}
+				if (used < sizeof looked)
+					used += (size_t)snprintf(looked + used,
+								 sizeof looked - used,
+								 "%s%.*s", used ? ", " : "",
+								 (int)len, d);
+			}
+			d += len;
+			if (*d == ':')
+				d++;
+		}
+	}
+	if (!used)
+		return qp_err_set(err, "no such target: nowhere to look for %s.json (set QPIPE_TPC_PATH, or give a file name)",
+				  name);
+	return qp_err_set(err, "no such target: looked for %s.json in %s",
+			  name, looked);
 }

@@ -90,6 +90,16 @@ int qp_tpc_from_json(const cJSON *json, qp_tpc **out, qp_err *err);
 int qp_tpc_read(const char *path, qp_tpc **out, qp_err *err);
 void qp_tpc_free(qp_tpc *tpc);
 
+/* Resolves `--tpc NAME` to a file (docs/tpc.md section 1.1).  A NAME that
+ * qp_tpc_is_path calls a path ("-", containing '/', or ending in ".json")
+ * is returned as is.  Otherwise NAME.json is looked for in dirs[0..n_dirs),
+ * each a colon-separated list of directories ($PATH style; NULL and empty
+ * elements skipped), and the first that can be opened wins.  *path is
+ * malloc'ed; on failure the message lists every directory looked in. */
+int qp_tpc_is_path(const char *name);
+int qp_tpc_find(const char *name, const char *const *dirs, int n_dirs,
+		char **path, qp_err *err);
+
 /* The operator set listing op, or NULL when the target does not list it. */
 const qp_tpc_op_set *qp_tpc_find_op(const qp_tpc *tpc, const char *op);
 /* True when op belongs to one of the step's operator sets. */

@@ -688,6 +688,46 @@ static int lower_clip(ctx *c, const qp_node *n)
 	return 0;
 }
 
+/* Unary ops of one element (Sigmoid, Tanh, HardSwish, ...): QLut, whose
+ * 256 entries are the float op itself on every input code, quantized as
+ * Quantize would (docs/ir.md section 6).  The float values come from the
+ * interpreter's own kernel for the node, attributes and all, so the table
+ * is what fake quantization computes and no op's math is written twice. */
+static int lower_lut(ctx *c, const qp_node *n)
+{
+	const qp_op_def *d = qp_op_find(n->op);
+	float xs[256], ys[256];
+	qp_value vx = {.dtype = QP_DT_FLOAT32, .rank = 1, .dims = {256}, .numel = 256,
+		       .data = xs};
+	qp_value vy = vx;
+	const qp_value *in = &vx;
+	qp_value *out = &vy;
+	int64_t table[256];
+	actq ax, ay;
+	int q, tin, tout, node;
+
+	if (!d || !d->run)
+		return fail(c, n, "no float kernel to build the table from");
+	if (n->n_inputs != 1 || n->n_outputs != 1)
+		return fail(c, n, "a table op takes one input and gives one output");
+	if (act_params(c, n, stensor(c, n, 0), &ax) ||
+	    act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
+		return -1;
+	for (q = -128; q < 128; q++)
+		xs[q + 128] = (float)((double)(q - ax.zp) * ax.scale);
+	vy.data = ys;
+	if (d->run(c->src, n, &in, &out, &c->line))
+		return -1;
+	for (q = 0; q < 256; q++)
+		table[q] = qp_rt_quantize_one(ys[q], ay.scale, ay.zp, ay.qmin, ay.qmax);
+	if ((tin = dst_act(c, n, n->inputs[0])) < 0 || (tout = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QLut", 1, &tin, tout)) < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "table", 256, table))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
 /* Flatten, Reshape, Identity: a copy with the output's (inferred) shape. */
 static int lower_reshape(ctx *c, const qp_node *n)
 {
@@ -839,6 +879,138 @@ static int lower_softmax(ctx *c, const qp_node *n)
 	return view ? add_view(c, n, sm_out, out, "unrows") : 0;
 }
 
+/* Concat: every input requantized to the output's parameters, which the
+ * target gave the Concat itself (calibrated on the joined tensor).  An
+ * input with the output's parameters gets the multiplier of exactly 1.0,
+ * and the kernel copies it. */
+static int lower_concat(ctx *c, const qp_node *n)
+{
+	const qp_tensor *y = &c->src->tensors[n->outputs[0]];
+	int64_t axis = qp_node_attr_int(n, "axis", 0);
+	double real[QP_RT_MAX_INPUTS];
+	int in[QP_RT_MAX_INPUTS], out, node, i;
+	actq ax, ay;
+
+	if (n->n_inputs < 1 || n->n_inputs > QP_RT_MAX_INPUTS)
+		return fail(c, n, "concat of %d inputs; the runtime takes 1 to %d", n->n_inputs,
+			    QP_RT_MAX_INPUTS);
+	if (axis < 0)
+		axis += y->rank;
+	if (axis < 0 || axis >= y->rank)
+		return fail(c, n, "concat axis %lld is out of range for rank %d",
+			    (long long)qp_node_attr_int(n, "axis", 0), y->rank);
+	if (act_params(c, n, y, &ay))
+		return -1;
+	/* The kernel saturates to int8's own range. */
+	if (ay.bits != 8)
+		return fail(c, n, "output '%s' has %d bits; concat supports 8-bit outputs only",
+			    y->name, ay.bits);
+	for (i = 0; i < n->n_inputs; i++) {
+		if (act_params(c, n, stensor(c, n, i), &ax) ||
+		    (in[i] = dst_act(c, n, n->inputs[i])) < 0)
+			return -1;
+		real[i] = ax.scale == ay.scale && ax.zp == ay.zp ? 1.0 :
+			  (double)ax.scale / ay.scale;
+	}
+	if ((out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QConcat", n->n_inputs, in, out)) < 0)
+		return -1;
+	if (qp_node_set_int(&c->dst->nodes[node], "axis", axis))
+		return fail(c, n, "out of memory");
+	return set_mults(c, node, "multiplier", "shift", n->n_inputs, real);
+}
+
+/* A QSlice node from dst tensor x to dst tensor y named after n (fresh
+ * names when one node becomes several), with per-axis start and step of
+ * an output of dims out, ends written as one past the last element taken,
+ * as the runtime's check wants. */
+static int add_slice(ctx *c, const qp_node *n, int x, int y, int rank,
+		     const int64_t *start, const int64_t *step, const int64_t *out)
+{
+	int64_t p[3][QP_MAX_RANK];
+	char *name;
+	int node, k;
+
+	for (k = 0; k < rank; k++) {
+		/* One element: any step says the same; keep it in int32. */
+		int64_t st = out[k] == 1 ? (step[k] > 0 ? 1 : -1) : step[k];
+
+		if (out[k] < 1)
+			return fail(c, n, "slice takes no elements on axis %d", k);
+		p[0][k] = start[k];
+		p[1][k] = start[k] + (out[k] - 1) * st + (st > 0 ? 1 : -1);
+		p[2][k] = st;
+	}
+	if (!(name = fresh_name_by(c, n->name, node_name_taken)))
+		return fail(c, n, "out of memory");
+	node = qp_graph_add_node(c->dst, name, "QSlice", 1, &x, 1, &y, &c->line);
+	free(name);
+	if (node < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "starts", rank, p[0]) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "ends", rank, p[1]) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "steps", rank, p[2]))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
+/* Slice with constant starts/ends/steps: quantization preserving, so the
+ * integers are picked out unchanged. */
+static int lower_slice(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0);
+	int64_t start[QP_MAX_RANK], step[QP_MAX_RANK], dims[QP_MAX_RANK];
+	actq ax, ay;
+	int in, out;
+
+	if (!x)
+		return fail(c, n, "slice needs an input");
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
+	    same_quant(c, n, &ax, &ay) ||
+	    qp_slice_plan(n, x->rank, x->dims, start, step, dims, &c->line))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0)
+		return -1;
+	return add_slice(c, n, in, out, x->rank, start, step, dims);
+}
+
+/* Split: one QSlice per output, each its run of the axis. */
+static int lower_split(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0);
+	int64_t start[QP_MAX_RANK], step[QP_MAX_RANK], dims[QP_MAX_RANK], axis, off = 0;
+	const int64_t *split;
+	int cnt, in, out, j, k;
+	actq ax, ay;
+
+	if (!x)
+		return fail(c, n, "split needs an input");
+	axis = qp_node_attr_int(n, "axis", 0);
+	if (axis < 0)
+		axis += x->rank;
+	split = qp_node_attr_ints(n, "split", &cnt);
+	if (axis < 0 || axis >= x->rank || !split || cnt != n->n_outputs)
+		return fail(c, n, "split needs an axis in range and one size per output");
+	if (act_params(c, n, x, &ax) || (in = dst_act(c, n, n->inputs[0])) < 0)
+		return -1;
+	for (k = 0; k < x->rank; k++) {
+		start[k] = 0;
+		step[k] = 1;
+		dims[k] = x->dims[k];
+	}
+	for (j = 0; j < n->n_outputs; j++) {
+		if (act_params(c, n, &c->src->tensors[n->outputs[j]], &ay) ||
+		    same_quant(c, n, &ax, &ay) || (out = dst_act(c, n, n->outputs[j])) < 0)
+			return -1;
+		start[axis] = off;
+		dims[axis] = split[j];
+		if (add_slice(c, n, in, out, x->rank, start, step, dims))
+			return -1;
+		off += split[j];
+	}
+	return 0;
+}
+
 typedef struct rule {
 	const char *op;
 	int (*lower)(ctx *c, const qp_node *n);
@@ -859,7 +1031,23 @@ static const rule rules[] = {
 	{"Identity", lower_reshape},
 	{"Softmax", lower_softmax},
 	{"Transpose", lower_transpose},
+	{"Concat", lower_concat},
+	{"Slice", lower_slice},
+	{"Split", lower_split},
 	{"Clip", lower_clip},
+	{"Sigmoid", lower_lut},
+	{"Tanh", lower_lut},
+	{"HardSigmoid", lower_lut},
+	{"HardSwish", lower_lut},
+	{"LeakyRelu", lower_lut},
+	{"Elu", lower_lut},
+	{"ThresholdedRelu", lower_lut},
+	{"Exp", lower_lut},
+	{"Erf", lower_lut},
+	{"Sqrt", lower_lut},
+	{"Reciprocal", lower_lut},
+	{"Abs", lower_lut},
+	{"Neg", lower_lut},
 	{NULL, NULL},
 };
 

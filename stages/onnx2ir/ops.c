@@ -1108,6 +1108,7 @@ const onnx_op onnx_ops[] = {
 	{"DequantizeLinear", 2, 3, 1, "axis", import_plain, 0},
 	BINARY("Div"),
 	{"Dropout", 1, 3, 2, "seed", import_dropout, 0},
+	{"Elu", 1, 1, 1, "alpha", import_plain, 0},
 	UNARY("Erf"),
 	UNARY("Exp"),
 	{"Expand", 2, 2, 1, "", import_plain, 0},

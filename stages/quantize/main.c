@@ -1,5 +1,7 @@
 /* quantize: calibrated float IR + target description -> quantized IR. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -10,7 +12,7 @@
 enum { OPT_TPC = 't', OPT_OUT = 'o', OPT_QUIET = 'q' };
 
 static const qp_cli_opt opts[] = {
-	{OPT_TPC, "tpc", 't', "TPC.json", "target description (required), e.g. tpc/int8.json"},
+	{OPT_TPC, "tpc", 't', "TPC.json|NAME", "target (required): a file (tpc/int8.json) or a name (imx500)"},
 	{OPT_OUT, "output", 'o', "PATH", "write the quantized IR here (default: standard output)"},
 	{OPT_QUIET, "quiet", 'q', NULL, "print no summary"},
 	{0, NULL, 0, NULL, NULL},
@@ -18,7 +20,7 @@ static const qp_cli_opt opts[] = {
 
 static const qp_cli cli = {
 	.prog = "quantize",
-	.synopsis = "--tpc TPC.json [options] [INPUT.ir] [-o OUTPUT.ir]",
+	.synopsis = "--tpc TPC.json|NAME [options] [INPUT.ir] [-o OUTPUT.ir]",
 	.summary = "Quantizes a calibrated float IR for the target a TPC describes:\n"
 		   "folds BatchNormalization into Conv, int8 weights per output channel,\n"
 		   "int32 biases, and per-tensor parameters for every activation.",
@@ -27,8 +29,37 @@ static const qp_cli cli = {
 		  "standard input.  See docs/man/quantize.md and docs/tpc.md.\n",
 };
 
+/* Where `--tpc NAME` looks (docs/tpc.md section 1.1): $QPIPE_TPC_PATH, the
+ * installed directory the Makefile compiles in, then tpc/ beside the
+ * directory of the executable, so an uninstalled bin/quantize finds the
+ * source tree's targets.  exe_tpc holds the last. */
+static int tpc_dirs(const char *dirs[3], char *exe_tpc, size_t size)
+{
+	int n = 0;
+	ssize_t len;
+
+	dirs[n++] = getenv("QPIPE_TPC_PATH");
+#ifdef QP_TPC_DIR
+	dirs[n++] = QP_TPC_DIR;
+#endif
+	len = readlink("/proc/self/exe", exe_tpc, size - 1);
+	if (len > 0 && (size_t)len < size - 1) {
+		char *slash;
+
+		exe_tpc[len] = 0;
+		slash = strrchr(exe_tpc, '/');
+		if (slash && (size_t)(slash - exe_tpc) + sizeof "/../tpc" <= size) {
+			strcpy(slash, "/../tpc");
+			dirs[n++] = exe_tpc;
+		}
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
+	const char *dirs[3];
+	char exe_tpc[4096], *tpc_file = NULL;
 	const char *tpc_path = NULL, *out = NULL, *in = NULL, *arg;
 	int quiet = 0, c, first;
 	qp_graph *g = NULL;
@@ -52,8 +83,11 @@ int main(int argc, char **argv)
 		qp_usage_error("--tpc is required");
 	qp_cli_check_output(out, 0, 0);
 
-	if (qp_tpc_read(tpc_path, &tpc, &err))
+	if (qp_tpc_find(tpc_path, dirs, tpc_dirs(dirs, exe_tpc, sizeof exe_tpc),
+			&tpc_file, &err))
 		qp_die_err(tpc_path, &err);
+	if (qp_tpc_read(tpc_file, &tpc, &err))
+		qp_die_err(tpc_file, &err);
 	if (qp_ir_read(in, &g, &err))
 		qp_die_err(in ? in : "-", &err);
 	if (quantize_graph(g, tpc, &rep, &err))
@@ -68,5 +102,6 @@ int main(int argc, char **argv)
 			rep.activations);
 	qp_graph_free(g);
 	qp_tpc_free(tpc);
+	free(tpc_file);
 	return QP_EXIT_OK;
 }

@@ -258,6 +258,13 @@ def arity(where, op, cell, r):
     """Input count of "x [..], w, [b [..]]" (bracketed: optional)."""
     items = split_top(strip_parens(cell))
     opt = sum(1 for i in items if i.startswith("["))
+    # "[x2 … x16]": optional inputs 2 to 16, each one item.
+    for i in items:
+        m = re.match(r"\[\w*?(\d+) … \w*?(\d+)\]$", i)
+        if m:
+            extra = int(m.group(2)) - int(m.group(1))
+            opt += extra
+            items = items + [i] * extra
     if (len(items) - opt, len(items)) != (r["in_min"], r["in_max"]):
         return ["%s: op %s has %d required and %d optional inputs, runtime/qp_ops.h %d and %d" %
                 (where, op, len(items) - opt, opt, r["in_min"], r["in_max"] - r["in_min"])]

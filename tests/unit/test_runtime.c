@@ -276,6 +276,45 @@ static void test_gemm_add_mul_softmax(void)
 	}
 }
 
+/* QLut: y = table[x + 128].  Table entry i is 127 - i (a reversal: -128 -> 127,
+ * 127 -> -128), so every output names the entry it came from; the edges
+ * -128 and 127 read entries 0 and 255. */
+static void test_lut(void)
+{
+	int8_t x[5] = {-128, -1, 0, 1, 127}, y[5];
+	static const int32_t d[2] = {1, 5};
+	static const int32_t d4[1] = {4};
+	int32_t p[256];
+	qp_rt_tensor tx = view(QP_RT_INT8, 2, d, 0.1f, 3, x);
+	qp_rt_tensor ty = view(QP_RT_INT8, 2, d, 0.02f, -7, y);
+	qp_rt_tensor tbad = view(QP_RT_INT8, 1, d4, 0.02f, -7, y);
+	const qp_rt_tensor *ins[1] = {&tx}, *outs[1] = {&ty}, *bad[1] = {&tbad};
+	int i;
+
+	for (i = 0; i < 256; i++)
+		p[i] = 127 - i;
+	CHECK(qp_rt_op_check(QP_OP_QLUT, ins, 1, outs, 1, p, 256) == QP_OK);
+	qp_rt_op_run(QP_OP_QLUT, ins, 1, outs, 1, p, 256);
+	/* x + 128 = 0, 127, 128, 129, 255 -> 127, 0, -1, -2, -128 */
+	CHECK(y[0] == 127 && y[1] == 0 && y[2] == -1 && y[3] == -2 && y[4] == -128);
+	/* A table constant but at the edges: only entries 0 and 255 differ. */
+	for (i = 0; i < 256; i++)
+		p[i] = 5;
+	p[0] = -128;
+	p[255] = 127;
+	qp_rt_op_run(QP_OP_QLUT, ins, 1, outs, 1, p, 256);
+	CHECK(y[0] == -128 && y[1] == 5 && y[2] == 5 && y[3] == 5 && y[4] == 127);
+	/* Refused: an entry outside int8, a short table, other dims. */
+	p[7] = 128;
+	CHECK(qp_rt_op_check(QP_OP_QLUT, ins, 1, outs, 1, p, 256) == QP_E_PARAM);
+	p[7] = -129;
+	CHECK(qp_rt_op_check(QP_OP_QLUT, ins, 1, outs, 1, p, 256) == QP_E_PARAM);
+	p[7] = 5;
+	CHECK(qp_rt_op_check(QP_OP_QLUT, ins, 1, outs, 1, p, 255) == QP_E_PARAM);
+	CHECK(qp_rt_op_check(QP_OP_QLUT, ins, 1, bad, 1, p, 256) == QP_E_PARAM);
+	CHECK(qp_rt_op_check(QP_OP_QLUT, ins, 1, outs, 1, p, 256) == QP_OK);
+}
+
 /* ---- a whole binary, written byte by byte from docs/binary.md ---------------
  * input f32 [1,4] -> Quantize (s 0.5, zp 1) -> QGemm (w [2,4], b [2],
  * multipliers 0.5, out s 0.25 zp -2) -> Dequantize -> output f32 [1,2]. */
@@ -470,6 +509,7 @@ int main(void)
 	TEST(test_conv);
 	TEST(test_pools);
 	TEST(test_gemm_add_mul_softmax);
+	TEST(test_lut);
 	TEST(test_binary_runs);
 	TEST(test_binary_rejects);
 	return CHECK_DONE();
