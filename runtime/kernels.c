@@ -384,27 +384,46 @@ static void run_gemm(const op_args *op)
 /* ---- pools ----------------------------------------------------------------------
  * QMAXPOOL params: kh kw sh sw pt pl pb pr dh dw
  * QAVGPOOL params: kh kw sh sw pt pl pb pr count_include_pad act_min act_max
- *                  mult shift */
+ *                  mult shift
+ * A 1-d pool is the same record over [N, C, L] tensors, read as
+ * [N, C, 1, L]: the lowering writes kh = sh = dh = 1 and pt = pb = 0, so
+ * the parameter vector and the opcodes did not change. */
+
+/* The spatial extents of a pool operand: [N, C, H, W], or [N, C, L] as
+ * H = 1, W = L. */
+static void pool_hw(const qp_rt_tensor *t, int32_t *hw)
+{
+	hw[0] = t->rank == 4 ? t->dims[2] : 1;
+	hw[1] = t->dims[t->rank - 1];
+}
+
 static int check_pool_shape(const qp_rt_tensor *x, const qp_rt_tensor *y,
 			    const int32_t *p, const int32_t *dil)
 {
+	int32_t xhw[2], yhw[2];
 	int i;
 
-	if (!is_int8(x) || !is_int8(y) || x->rank != 4 || y->rank != 4 ||
-	    !window_ok(p, p + 2, p + 4, dil) || y->dims[0] != x->dims[0] ||
-	    y->dims[1] != x->dims[1])
+	if (!is_int8(x) || !is_int8(y) || (x->rank != 4 && x->rank != 3) ||
+	    y->rank != x->rank || !window_ok(p, p + 2, p + 4, dil) ||
+	    y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1])
 		return QP_E_PARAM;
+	pool_hw(x, xhw);
+	pool_hw(y, yhw);
 	for (i = 0; i < 2; i++) {
-		int64_t lo = out_extent(x->dims[2 + i], p[4 + i], p[6 + i], p[i],
+		int64_t lo = out_extent(xhw[i], p[4 + i], p[6 + i], p[i],
 					dil[i], p[2 + i], 0);
-		int64_t hi = out_extent(x->dims[2 + i], p[4 + i], p[6 + i], p[i],
+		int64_t hi = out_extent(xhw[i], p[4 + i], p[6 + i], p[i],
 					dil[i], p[2 + i], 1);
 
+		/* ceil_mode drops a last window that would start in the
+		 * end padding (ONNX, PyTorch). */
+		if (hi > 1 && (hi - 1) * p[2 + i] >= (int64_t)xhw[i] + p[4 + i])
+			hi--;
 		/* ceil_mode is folded into the output shape: accept either. */
-		if (lo < 1 || (y->dims[2 + i] != lo && y->dims[2 + i] != hi))
+		if (lo < 1 || (yhw[i] != lo && yhw[i] != hi))
 			return QP_E_PARAM;
 		/* Every window must start inside the padded input. */
-		if ((int64_t)(y->dims[2 + i] - 1) * p[2 + i] >= (int64_t)x->dims[2 + i] + p[4 + i])
+		if ((int64_t)(yhw[i] - 1) * p[2 + i] >= (int64_t)xhw[i] + p[4 + i])
 			return QP_E_PARAM;
 	}
 	return QP_OK;
@@ -423,10 +442,12 @@ static void run_maxpool(const op_args *op)
 	const int32_t *p = op->p;
 	const int8_t *xd = x->data;
 	int8_t *yd = y->data;
-	int32_t nc = x->dims[0] * x->dims[1], h = x->dims[2], w = x->dims[3];
-	int32_t ho = y->dims[2], wo = y->dims[3];
+	int32_t xhw[2], yhw[2], nc = x->dims[0] * x->dims[1], h, w, ho, wo;
 	int32_t c, oy, ox, ky, kx;
 
+	pool_hw(x, xhw);
+	pool_hw(y, yhw);
+	h = xhw[0], w = xhw[1], ho = yhw[0], wo = yhw[1];
 	for (c = 0; c < nc; c++) {
 		const int8_t *xc = xd + (size_t)c * h * w;
 
@@ -476,11 +497,13 @@ static void run_avgpool(const op_args *op)
 	const int32_t *p = op->p;
 	const int8_t *xd = x->data;
 	int8_t *yd = y->data;
-	int32_t nc = x->dims[0] * x->dims[1], h = x->dims[2], w = x->dims[3];
-	int32_t ho = y->dims[2], wo = y->dims[3];
+	int32_t xhw[2], yhw[2], nc = x->dims[0] * x->dims[1], h, w, ho, wo;
 	int64_t full = (int64_t)p[0] * p[1];
 	int32_t c, oy, ox, iy, ix;
 
+	pool_hw(x, xhw);
+	pool_hw(y, yhw);
+	h = xhw[0], w = xhw[1], ho = yhw[0], wo = yhw[1];
 	for (c = 0; c < nc; c++) {
 		const int8_t *xc = xd + (size_t)c * h * w;
 
@@ -512,6 +535,135 @@ static void run_avgpool(const op_args *op)
 					acc = div_round(acc * full, count);
 				yd[((size_t)c * ho + oy) * wo + ox] =
 					requant_out(acc, p[11], p[12], y->zero_point, p[9], p[10]);
+			}
+		}
+	}
+}
+
+/* ---- resize ------------------------------------------------------------------------
+ * QRESIZE params: mode coord nearest num_h num_w den_h den_w
+ *   mode     0 nearest, 1 linear (bilinear on the two spatial axes)
+ *   coord    how output index o maps to an input coordinate, with
+ *            r = num / den the axis's input/output ratio:
+ *            0 asymmetric  o r        (align_corners: lower writes r as
+ *                                     (in - 1) / (out - 1))
+ *            1 half_pixel  (o + 1/2) r - 1/2
+ *            2 tf_half_pixel_for_nearest  (o + 1/2) r
+ *   nearest  0 floor, 1 ceil, 2 round_prefer_floor, 3 round_prefer_ceil
+ *            (0 for linear)
+ * The ratio is a fraction, not a rounded fixed-point number, so every
+ * coordinate is exact in units of 1 / (2 den): 2 o num + num - den.
+ * Nearest ties and the linear weights are then ONNX's exactly.  Linear
+ * follows TFLite's ResizeBilinearInteger (integer weights, one rounding of
+ * the weighted sum, half away from zero) with weights in units of
+ * 1 / (2 den) instead of 1 / 1024, and clamps the coordinate to
+ * [0, in - 1] as ONNX Runtime does.  Both modes keep the input's
+ * parameters: the weights sum to one, so the integers need no
+ * requantization.  [N, C, L] is read as [N, C, 1, L]. */
+#define RS_MAX_DEN (1 << 24)   /* (2 den)^2 * 4 * 128 < 2^63 */
+
+static int check_resize(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+
+	if (op->np != 7 || !is_int8(x) || !is_int8(y) ||
+	    (x->rank != 4 && x->rank != 3) || y->rank != x->rank ||
+	    y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1] ||
+	    x->scale != y->scale || x->zero_point != y->zero_point)
+		return QP_E_PARAM;
+	if (p[0] < 0 || p[0] > 1 || p[1] < 0 || p[1] > 2 || p[2] < 0 || p[2] > 3 ||
+	    (p[0] == 1 && p[2] != 0) || p[3] < 0 || p[4] < 0 || p[3] > (1 << 30) ||
+	    p[4] > (1 << 30) || p[5] < 1 || p[6] < 1 || p[5] > RS_MAX_DEN || p[6] > RS_MAX_DEN)
+		return QP_E_PARAM;
+	return QP_OK;
+}
+
+/* floor(a / d) for any sign of a, d > 0. */
+static int64_t floor_div64(int64_t a, int64_t d)
+{
+	return a >= 0 ? a / d : -((-a + d - 1) / d);
+}
+
+/* Output index o's input coordinate in units of 1 / (2 den). */
+static int64_t rs_coord(int32_t o, int32_t num, int32_t den, int coord)
+{
+	int64_t v = 2 * (int64_t)o * num;
+
+	if (coord)
+		v += num;
+	if (coord == 1)
+		v -= den;
+	return v;
+}
+
+static int32_t rs_nearest(int64_t v, int64_t one, int rule, int32_t in)
+{
+	int64_t i;
+
+	if (rule == 0)
+		i = floor_div64(v, one);
+	else if (rule == 1)
+		i = floor_div64(v + one - 1, one);
+	else if (rule == 2)   /* a tie goes down */
+		i = -floor_div64(-v + one / 2, one);
+	else                  /* a tie goes up */
+		i = floor_div64(v + one / 2, one);
+	return i < 0 ? 0 : i >= in ? in - 1 : (int32_t)i;
+}
+
+/* Clamped coordinate: lower index, upper index, upper weight (of one). */
+static void rs_linear(int64_t v, int64_t one, int32_t in, int32_t *i0, int32_t *i1,
+		      int64_t *f)
+{
+	int64_t top = (int64_t)(in - 1) * one;
+
+	v = v < 0 ? 0 : v > top ? top : v;
+	*i0 = (int32_t)(v / one);
+	*f = v - (int64_t)*i0 * one;
+	*i1 = *i0 + 1 < in ? *i0 + 1 : *i0;
+}
+
+static void run_resize(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int32_t xhw[2], yhw[2], nc = x->dims[0] * x->dims[1], c, oy, ox;
+	const int64_t oh = 2 * (int64_t)p[5], ow = 2 * (int64_t)p[6];
+
+	pool_hw(x, xhw);
+	pool_hw(y, yhw);
+	for (c = 0; c < nc; c++) {
+		const int8_t *xc = xd + (size_t)c * xhw[0] * xhw[1];
+		int8_t *yc = yd + (size_t)c * yhw[0] * yhw[1];
+
+		for (oy = 0; oy < yhw[0]; oy++) {
+			int64_t vy = rs_coord(oy, p[3], p[5], p[1]), fy;
+			int32_t y0, y1;
+
+			if (p[0] == 0)
+				y0 = rs_nearest(vy, oh, p[2], xhw[0]), y1 = y0, fy = 0;
+			else
+				rs_linear(vy, oh, xhw[0], &y0, &y1, &fy);
+			for (ox = 0; ox < yhw[1]; ox++) {
+				int64_t vx = rs_coord(ox, p[4], p[6], p[1]), fx, acc;
+				int32_t x0, x1;
+
+				if (p[0] == 0) {
+					x0 = rs_nearest(vx, ow, p[2], xhw[1]);
+					yc[(size_t)oy * yhw[1] + ox] = xc[(size_t)y0 * xhw[1] + x0];
+					continue;
+				}
+				rs_linear(vx, ow, xhw[1], &x0, &x1, &fx);
+				acc = (int64_t)xc[(size_t)y0 * xhw[1] + x0] * (oh - fy) * (ow - fx) +
+				      (int64_t)xc[(size_t)y0 * xhw[1] + x1] * (oh - fy) * fx +
+				      (int64_t)xc[(size_t)y1 * xhw[1] + x0] * fy * (ow - fx) +
+				      (int64_t)xc[(size_t)y1 * xhw[1] + x1] * fy * fx;
+				/* One rounding, half away from zero, as TFLite. */
+				yc[(size_t)oy * yhw[1] + ox] = (int8_t)clamp32(
+					(int32_t)div_round(acc, oh * ow), -128, 127);
 			}
 		}
 	}
@@ -598,13 +750,18 @@ static void run_binary(const qp_rt_tensor *a, const qp_rt_tensor *b,
 
 /* QADD params: act_min act_max left_shift mult_a mult_b mult_y shift_a
  * shift_b shift_y (TFLite's scheme: both inputs rescaled to a common
- * fine scale, added, then requantized to the output). */
+ * fine scale, added, then requantized to the output).  mult_b may be
+ * negative: Sub is QAdd with b's multiplier negated, so a - b costs the
+ * roundings a + b does and no more (requant by -m is -(requant by m) but
+ * where the doubling high multiply meets an exact tie, which it rounds up,
+ * a 2^-20 step of the common scale). */
 static int check_add(const op_args *op)
 {
 	const int32_t *p = op->p;
 
 	if (op->np != 9 || !act_range_ok(p[0], p[1]) || p[2] < 0 || p[2] > 20 ||
-	    !mult_ok(p[3], p[6]) || !mult_ok(p[4], p[7]) || !mult_ok(p[5], p[8]))
+	    !mult_ok(p[3], p[6]) || p[4] == INT32_MIN ||
+	    !mult_ok(p[4] < 0 ? -p[4] : p[4], p[7]) || !mult_ok(p[5], p[8]))
 		return QP_E_PARAM;
 	return check_binary(op->in[0], op->in[1], op->y);
 }
@@ -916,6 +1073,192 @@ static void run_slice(const op_args *op)
 				break;
 			src -= step[d] * idx[d];
 			idx[d] = 0;
+		}
+	}
+}
+
+/* ---- QTRANSPOSE: y's axis k is x's axis perm[k] -----------------------------------
+ * params: perm[rank], a permutation of 0..rank-1.  y shares x's scale and
+ * zero point, so the integers move unchanged. */
+static int check_transpose(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	int seen[QP_RT_MAX_RANK] = {0};
+	int k;
+
+	if (!is_int8(x) || !is_int8(y) || x->rank != y->rank || x->rank < 1 ||
+	    op->np != x->rank || x->scale != y->scale || x->zero_point != y->zero_point)
+		return QP_E_PARAM;
+	for (k = 0; k < x->rank; k++) {
+		int32_t a = op->p[k];
+
+		if (a < 0 || a >= x->rank || seen[a]++ || y->dims[k] != x->dims[a])
+			return QP_E_PARAM;
+	}
+	return QP_OK;
+}
+
+static void run_transpose(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int64_t xs[QP_RT_MAX_RANK], step[QP_RT_MAX_RANK], s = 1, src = 0, i, n = numel(y);
+	int32_t idx[QP_RT_MAX_RANK] = {0};
+	int r = x->rank, d;
+
+	for (d = r - 1; d >= 0; d--) {
+		xs[d] = s;
+		s *= x->dims[d];
+	}
+	/* Stepping y's axis d steps x's axis perm[d]. */
+	for (d = 0; d < r; d++)
+		step[d] = xs[op->p[d]];
+	for (i = 0; i < n; i++) {
+		yd[i] = xd[src];
+		for (d = r - 1; d >= 0; d--) {
+			idx[d]++;
+			src += step[d];
+			if (idx[d] < y->dims[d])
+				break;
+			src -= step[d] * idx[d];
+			idx[d] = 0;
+		}
+	}
+}
+
+/* ---- QPAD: x placed in a larger (or cropped) y --------------------------------------
+ * params: mode value pads[2 * rank] (all begins, then all ends, as ONNX).
+ * mode 0 fills with value (the pad constant, quantized by lower with x's
+ * parameters), 1 reflects about the edge element, 2 repeats it.  Negative
+ * pads crop.  y shares x's scale and zero point, so the kept integers are
+ * copied. */
+enum { PAD_CONSTANT = 0, PAD_REFLECT = 1, PAD_EDGE = 2 };
+
+static int check_pad(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	int r, k;
+
+	if (!is_int8(x) || !is_int8(y) || x->rank != y->rank || x->rank < 1 ||
+	    op->np != 2 + 2 * x->rank || x->scale != y->scale ||
+	    x->zero_point != y->zero_point || p[0] < PAD_CONSTANT || p[0] > PAD_EDGE ||
+	    p[1] < -128 || p[1] > 127)
+		return QP_E_PARAM;
+	r = x->rank;
+	for (k = 0; k < r; k++) {
+		int64_t b = p[2 + k], e = p[2 + r + k], d = x->dims[k];
+
+		if (d < 1 || d + b + e != y->dims[k] || b < -d || e < -d)
+			return QP_E_PARAM;
+		/* Reflection reaches at most d - 1 elements in from either edge. */
+		if (p[0] == PAD_REFLECT && (b > d - 1 || e > d - 1))
+			return QP_E_PARAM;
+	}
+	return QP_OK;
+}
+
+static void run_pad(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int64_t xs[QP_RT_MAX_RANK], s = 1, i, n = numel(y);
+	int32_t idx[QP_RT_MAX_RANK] = {0};
+	int r = x->rank, mode = (int)p[0], d;
+
+	for (d = r - 1; d >= 0; d--) {
+		xs[d] = s;
+		s *= x->dims[d];
+	}
+	for (i = 0; i < n; i++) {
+		int64_t src = 0;
+		int inside = 1;
+
+		for (d = 0; d < r && inside; d++) {
+			int64_t j = (int64_t)idx[d] - p[2 + d], len = x->dims[d];
+
+			if (j < 0 || j >= len) {
+				if (mode == PAD_CONSTANT)
+					inside = 0;
+				else if (mode == PAD_REFLECT)
+					j = j < 0 ? -j : 2 * (len - 1) - j;
+				else
+					j = j < 0 ? 0 : len - 1;
+			}
+			src += j * xs[d];
+		}
+		yd[i] = inside ? xd[src] : (int8_t)p[1];
+		for (d = r - 1; d >= 0; d--) {
+			if (++idx[d] < y->dims[d])
+				break;
+			idx[d] = 0;
+		}
+	}
+}
+
+/* ---- QAFFINE: a per-channel integer affine map (standalone BatchNormalization, Div
+ * by a per-channel constant)
+ * params: axis act_min act_max frac_bits mult[C] shift[C] offset[C], C = x's
+ * extent on axis.  With F = frac_bits and c the channel,
+ *   y = clamp(rdivpot(requant(x - zp_x, mult[c], shift[c]) + offset[c], F) + zp_y)
+ * (mult, shift) is the real multiplier a[c] s_x / s_y times 2^F and offset[c]
+ * = round(b[c] / s_y 2^F): the product and the offset meet F bits finer
+ * than the output step, so the one rounding that matters is the last (as
+ * QConv's bias joins the accumulator before its requantization).  mult may
+ * be negative (BatchNorm's gamma can be); like QAdd's mult_b, it is one
+ * rounding either way. */
+static int check_affine(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	int64_t ch;
+	int i;
+
+	if (op->np < 7 || (op->np - 4) % 3 || !is_int8(x) || !is_int8(y) ||
+	    !same_dims(x, y) || p[0] < 0 || p[0] >= x->rank ||
+	    !act_range_ok(p[1], p[2]) || p[3] < 0 || p[3] > 16)
+		return QP_E_PARAM;
+	ch = (op->np - 4) / 3;
+	if (x->dims[p[0]] != ch)
+		return QP_E_PARAM;
+	for (i = 0; i < ch; i++) {
+		int32_t m = p[4 + i];
+
+		if (m == INT32_MIN || !mult_ok(m < 0 ? -m : m, p[4 + ch + i]))
+			return QP_E_PARAM;
+	}
+	return QP_OK;
+}
+
+static void run_affine(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	int64_t ch = (op->np - 4) / 3, inner = 1, outer = 1, o, c, k;
+	const int32_t *mult = p + 4, *shift = p + 4 + ch, *off = p + 4 + 2 * ch;
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int i;
+
+	for (i = 0; i < p[0]; i++)
+		outer *= x->dims[i];
+	for (i = p[0] + 1; i < x->rank; i++)
+		inner *= x->dims[i];
+	for (o = 0; o < outer; o++) {
+		for (c = 0; c < ch; c++) {
+			int64_t base = (o * ch + c) * inner;
+
+			for (k = 0; k < inner; k++) {
+				int32_t t = qp_rt_requant((int32_t)xd[base + k] - x->zero_point,
+							  mult[c], (int)shift[c]);
+				int64_t r = (int64_t)qp_rt_rdivpot(sat32((int64_t)t + off[c]),
+								   (int)p[3]) + y->zero_point;
+
+				yd[base + k] = (int8_t)clamp32(sat32(r), p[1], p[2]);
+			}
 		}
 	}
 }

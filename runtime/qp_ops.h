@@ -62,6 +62,14 @@
 	X(QCONCAT,    "QConcat",   14, 1, 16, 1, concat,     concat,     \
 	  "axis multiplier[] shift[]") \
 	X(QSLICE,     "QSlice",    15, 1, 1, 1, slice,      slice,      \
-	  "starts[] ends[] steps[]")
+	  "starts[] ends[] steps[]") \
+	X(QTRANSPOSE, "QTranspose", 16, 1, 1, 1, transpose, transpose,  \
+	  "perm[]") \
+	X(QPAD,       "QPad",      17, 1, 1, 1, pad,        pad,        \
+	  "mode value pads[]") \
+	X(QAFFINE,    "QAffine",   18, 1, 1, 1, affine,     same_i8,    \
+	  "axis act_min act_max frac_bits multiplier[] shift[] offset[]") \
+	X(QRESIZE,    "QResize",   19, 1, 1, 1, resize,     resize,     \
+	  "mode coord nearest num[2] den[2] | sizes[]")
 
 #endif

@@ -5,7 +5,8 @@
 # scratch tree, then runs every model we have through the whole pipeline with
 # the old and the new binaries: float irrun, calibrate, quantize (TPC
 # tpc/int8.json), fake-quant irrun, lower, irrun on the lowered IR, emit and
-# simulate.  Every device binary and every output .npy must be byte-identical
+# simulate, each build with its own tree's tpc/int8.json.  Every device
+# binary and every output .npy must be byte-identical
 # (IR files are not compared: their history records the command line).
 #
 # Models: tests/fixtures/lower and tests/fixtures/onnx (ONNX with an input
@@ -33,8 +34,6 @@ make -C "$work/old" -j2 all >"$work/old.build" 2>&1 ||
 make -C "$top" -j2 all >"$work/new.build" 2>&1 ||
 	{ echo "same_numbers: building the work tree failed"; tail "$work/new.build"; exit 1; }
 
-tpc=$top/tpc/int8.json
-
 # pipeline BIN OUT MODEL INPUT: runs every stage it can; each stage's result
 # file (or ".failed") lands in OUT.  The IR files are then removed.
 pipeline() {
@@ -51,7 +50,7 @@ stages() {
 	esac 2>/dev/null || { touch "$o/import.failed"; return; }
 	"$b/irrun" -q "$o/f.ir" --input "$x" -o "$o/float.npy" 2>/dev/null || touch "$o/float.failed"
 	"$b/calibrate" -q --data "$x" "$o/f.ir" -o "$o/cal.ir" 2>/dev/null || { touch "$o/calibrate.failed"; return; }
-	"$b/quantize" -q --tpc "$tpc" "$o/cal.ir" -o "$o/q.ir" 2>/dev/null || { touch "$o/quantize.failed"; return; }
+	"$b/quantize" -q --tpc "$b/../tpc/int8.json" "$o/cal.ir" -o "$o/q.ir" 2>/dev/null || { touch "$o/quantize.failed"; return; }
 	"$b/irrun" -q "$o/q.ir" --input "$x" -o "$o/fakequant.npy" 2>/dev/null || touch "$o/fakequant.failed"
 	"$b/lower" "$o/q.ir" -o "$o/low.ir" 2>/dev/null || { touch "$o/lower.failed"; return; }
 	"$b/irrun" -q "$o/low.ir" --input "$x" -o "$o/lowered.npy" 2>/dev/null || touch "$o/lowered.failed"

@@ -212,7 +212,10 @@ const qp_value *qp_interp_output(const qp_interp *ip, int i)
 	return &ip->vals[ip->g->outputs[i].tensor];
 }
 
-/* Fake quantization and the observer, after tensor t got its value. */
+/* Fake quantization and the observer, after tensor t got its value.  Only
+ * tensors with quant are rounded: quantize leaves the inside of a chain the
+ * target fuses (Conv -> Relu) without, so the chain rounds once, at its
+ * end, where the fused device kernel writes (docs/ir.md section 4.3). */
 static int produced(qp_interp *ip, int t, qp_err *err)
 {
 	const qp_tensor *ten = &ip->g->tensors[t];

@@ -325,6 +325,11 @@ static int lifetimes(const qp_graph *g, int *first, int *last)
 	return 0;
 }
 
+void qp_plan_lifetimes(const qp_graph *g, int *first, int *last)
+{
+	lifetimes(g, first, last);
+}
+
 static int64_t tensor_bytes(const qp_tensor *t)
 {
 	int64_t n = qp_tensor_numel(t);

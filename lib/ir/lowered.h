@@ -63,6 +63,10 @@ int qp_lowered_in_arena(const qp_graph *g, int t);
 /* Greedy by size with lifetimes (first producer .. last consumer), each
  * offset a multiple of QP_ARENA_ALIGN. */
 int qp_plan_compute(const qp_graph *g, qp_plan *p, qp_err *err);
+/* Lifetimes the plan uses: first[t], last[t] the indices of the node
+ * producing tensor t and of the last node reading it (-1 when none);
+ * arrays of g->n_tensors. */
+void qp_plan_lifetimes(const qp_graph *g, int *first, int *last);
 /* Stores the plan in meta.lowered ({"alignment", "arena_size", "plan"}). */
 int qp_plan_store(qp_graph *g, const qp_plan *p, qp_err *err);
 /* Reads meta.lowered back and checks it: every arena tensor planned,

@@ -96,9 +96,13 @@ static int infer_window(qp_graph *g, int idx, int conv, qp_err *err)
 	int64_t kk[2], dims[4];
 	int ceil = 0, i;
 
-	if (need(g, n, conv ? 2 : 1, 4, err))
+	if (need(g, n, conv ? 2 : 1, 0, err))
 		return -1;
 	x = qp_in_tensor(g, n, 0);
+	/* A pool also takes [N, C, L], read as [N, C, 1, L] (runtime/kernels.c). */
+	if (x->rank != 4 && (conv || x->rank != 3))
+		return qp_node_err(err, n, "input must have rank 4%s, not %d",
+				   conv ? "" : " or 3", x->rank);
 	if (conv) {
 		w = qp_in_tensor(g, n, 1);
 		if (!w || w->rank != 4)
@@ -119,11 +123,22 @@ static int infer_window(qp_graph *g, int idx, int conv, qp_err *err)
 	dims[0] = x->dims[0];
 	dims[1] = conv ? w->dims[0] : x->dims[1];
 	for (i = 0; i < 2; i++) {
-		dims[2 + i] = extent(x->dims[2 + i], p[i], p[2 + i], k[i], d[i], s[i], ceil);
+		int64_t in = x->rank == 4 ? x->dims[2 + i] : i ? x->dims[2] : 1;
+
+		dims[2 + i] = extent(in, p[i], p[2 + i], k[i], d[i], s[i], ceil);
 		if (dims[2 + i] < 1)
 			return qp_node_err(err, n, "window larger than the padded input");
+		/* ceil_mode drops a last window that would start in the end
+		 * padding, as ONNX and PyTorch do. */
+		if (ceil && dims[2 + i] > 1 && (dims[2 + i] - 1) * s[i] >= in + p[i])
+			dims[2 + i]--;
 	}
-	return set_out(g, n, QP_DT_INT8, 4, dims);
+	if (x->rank == 3) {
+		if (dims[2] != 1)
+			return qp_node_err(err, n, "a 1-d pool needs kernel 1 and no padding on the first axis");
+		dims[2] = dims[3];
+	}
+	return set_out(g, n, QP_DT_INT8, x->rank, dims);
 }
 
 static int infer_conv(qp_graph *g, int idx, qp_err *err)
@@ -200,6 +215,30 @@ static int infer_reshape(qp_graph *g, int idx, qp_err *err)
 	return set_out(g, n, QP_DT_INT8, c, shape);
 }
 
+/* QResize: the extra attribute sizes is the output shape (the ratios
+ * do not determine it); only the spatial axes may change. */
+static int infer_resize(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x;
+	const int64_t *sizes;
+	int c, i;
+
+	if (need(g, n, 1, 0, err))
+		return -1;
+	x = qp_in_tensor(g, n, 0);
+	if (x->rank != 4 && x->rank != 3)
+		return qp_node_err(err, n, "input must have rank 4 or 3, not %d", x->rank);
+	sizes = qp_node_attr_ints(n, "sizes", &c);
+	if (!sizes || c != x->rank)
+		return qp_node_err(err, n, "attribute 'sizes' needs %d values", x->rank);
+	for (i = 0; i < c; i++)
+		if (sizes[i] < 1 || sizes[i] > 65535 || (i < 2 && sizes[i] != x->dims[i]))
+			return qp_node_err(err, n, "bad output size %lld on axis %d",
+					   (long long)sizes[i], i);
+	return set_out(g, n, QP_DT_INT8, c, sizes);
+}
+
 /* QConcat: the inputs' dims, summed along axis (the first parameter). */
 static int infer_concat(qp_graph *g, int idx, qp_err *err)
 {
@@ -260,6 +299,55 @@ static int infer_slice(qp_graph *g, int idx, qp_err *err)
 			return qp_node_err(err, n, "axis %d: start %lld, end %lld, step %lld do not select elements of a dim of %lld",
 					   k, (long long)s[k], (long long)e[k], (long long)st[k],
 					   (long long)d);
+	}
+	return set_out(g, n, QP_DT_INT8, x->rank, dims);
+}
+
+/* QTranspose: y's dim k is x's dim perm[k]. */
+static int infer_transpose(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x;
+	const int64_t *perm;
+	int64_t dims[QP_MAX_RANK];
+	unsigned seen = 0;
+	int k;
+
+	if (need(g, n, 1, 0, err))
+		return -1;
+	x = qp_in_tensor(g, n, 0);
+	if (!(perm = ints_attr(n, "perm", x->rank, err)))
+		return -1;
+	for (k = 0; k < x->rank; k++) {
+		if (perm[k] < 0 || perm[k] >= x->rank || (seen >> perm[k] & 1))
+			return qp_node_err(err, n, "perm is not a permutation of the %d axes", x->rank);
+		seen |= 1u << perm[k];
+		dims[k] = x->dims[perm[k]];
+	}
+	return set_out(g, n, QP_DT_INT8, x->rank, dims);
+}
+
+/* QPad: each axis grows by its begin and end pads (negative ones crop). */
+static int infer_pad(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x;
+	const int64_t *pads;
+	int64_t dims[QP_MAX_RANK];
+	int k;
+
+	if (need(g, n, 1, 0, err))
+		return -1;
+	x = qp_in_tensor(g, n, 0);
+	if (!(pads = ints_attr(n, "pads", 2 * x->rank, err)))
+		return -1;
+	for (k = 0; k < x->rank; k++) {
+		if (pads[k] < -x->dims[k] || pads[x->rank + k] < -x->dims[k] ||
+		    pads[k] > INT32_MAX || pads[x->rank + k] > INT32_MAX ||
+		    (dims[k] = x->dims[k] + pads[k] + pads[x->rank + k]) < 1)
+			return qp_node_err(err, n, "pads %lld/%lld leave axis %d of %lld without elements or out of range",
+					   (long long)pads[k], (long long)pads[x->rank + k], k,
+					   (long long)x->dims[k]);
 	}
 	return set_out(g, n, QP_DT_INT8, x->rank, dims);
 }

@@ -761,6 +761,58 @@ int qp_tpc_step_matches(const qp_tpc *t, const qp_tpc_fusing_step *step,
 	return 0;
 }
 
+/* The single Relu reading tensor t, when t has no other use: its node
+ * index, else -1. */
+static int only_relu_reader(const qp_graph *g, int t)
+{
+	int i, k, found = -1, uses = 0;
+
+	for (i = 0; i < g->n_outputs; i++)
+		if (g->outputs[i].tensor == t)
+			return -1;
+	for (i = 0; i < g->n_nodes; i++) {
+		const qp_node *m = &g->nodes[i];
+
+		for (k = 0; k < m->n_inputs; k++) {
+			if (m->inputs[k] != t)
+				continue;
+			uses++;
+			if (!strcmp(m->op, "Relu"))
+				found = i;
+		}
+	}
+	return uses == 1 ? found : -1;
+}
+
+int qp_tpc_fused_relu(const qp_tpc *tpc, const qp_graph *g, int ni)
+{
+	/* The ops whose lowering rule has a fused Relu (QConv, QGemm for Gemm
+	 * and MatMul, QAdd for Add and Sub, QMul).  A rule added there needs
+	 * its op here, or quantize gives its output parameters and lower's
+	 * unfused Relu reads them: correct, only unfused. */
+	static const char *const fusable[] = {"Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", NULL};
+	const qp_node *n = &g->nodes[ni];
+	int i, k;
+
+	if (!tpc || n->n_outputs < 1 || n->outputs[0] < 0)
+		return -1;
+	for (k = 0; fusable[k] && strcmp(fusable[k], n->op); k++)
+		;
+	if (!fusable[k])
+		return -1;
+	/* Longer patterns are not acted on: lower has no kernel for three
+	 * ops, and a target that fuses Conv->Add->Relu need not fuse
+	 * Conv->Relu. */
+	for (i = 0; i < tpc->n_fusing; i++) {
+		const qp_tpc_fusing *f = &tpc->fusing[i];
+
+		if (f->n == 2 && qp_tpc_step_matches(tpc, &f->steps[0], n->op) &&
+		    qp_tpc_step_matches(tpc, &f->steps[1], "Relu"))
+			return only_relu_reader(g, n->outputs[0]);
+	}
+	return -1;
+}
+
 const char *qp_signedness_name(qp_signedness s)
 {
 	switch (s) {

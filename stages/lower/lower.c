@@ -25,6 +25,7 @@ typedef struct ctx {
 	qp_graph *dst;
 	int *map;             /* src tensor -> dst tensor, or -1 */
 	unsigned char *skip;  /* src nodes absorbed by a fusion */
+	int *fused_into;      /* src node -> the src node it was fused into, or -1 (for --report) */
 	qp_err line;          /* the current rule's failure */
 	qp_tpc *tpc;          /* meta.target, parsed when first needed */
 	int tpc_tried;
@@ -257,55 +258,18 @@ static int bias_ok(ctx *c, const qp_node *n, const qp_tensor *b, int64_t channel
 	return 0;
 }
 
-/* The single Relu reading src tensor t, when t has no other use: its node
- * index, else -1. */
-static int fusable_relu(const ctx *c, int t)
-{
-	const qp_graph *g = c->src;
-	int i, k, found = -1, uses = 0;
-
-	if (is_graph_output(g, t))
-		return -1;
-	for (i = 0; i < g->n_nodes; i++) {
-		const qp_node *m = &g->nodes[i];
-
-		for (k = 0; k < m->n_inputs; k++) {
-			if (m->inputs[k] != t)
-				continue;
-			uses++;
-			if (!strcmp(m->op, "Relu"))
-				found = i;
-		}
-	}
-	return uses == 1 ? found : -1;
-}
-
-/* True when a two-step fusing pattern of the target runs op followed by
- * Relu as one kernel.  Longer patterns are not acted on: lower has no
- * kernel for three ops, and a target that fuses Conv->Add->Relu need not
- * fuse Conv->Relu.  No target, no patterns: nothing is fused. */
-static int target_fuses_relu(const ctx *c, const char *op)
-{
-	for (int i = 0; c->tpc && i < c->tpc->n_fusing; i++) {
-		const qp_tpc_fusing *f = &c->tpc->fusing[i];
-
-		if (f->n == 2 && qp_tpc_step_matches(c->tpc, &f->steps[0], op) &&
-		    qp_tpc_step_matches(c->tpc, &f->steps[1], "Relu"))
-			return 1;
-	}
-	return 0;
-}
-
 /* The src tensor the lowered op writes: the fused Relu's output when there
  * is one.  Sets *relu. */
 static int fused_output(ctx *c, const qp_node *n, int *relu)
 {
-	int r = target_fuses_relu(c, n->op) ? fusable_relu(c, n->outputs[0]) : -1;
+	/* The same decision quantize made: it left n's own output unquantized. */
+	int r = qp_tpc_fused_relu(c->tpc, c->src, (int)(n - c->src->nodes));
 
 	*relu = r >= 0;
 	if (r < 0)
 		return n->outputs[0];
 	c->skip[r] = 1;
+	c->fused_into[r] = (int)(n - c->src->nodes);
 	return c->src->nodes[r].outputs[0];
 }
 
@@ -376,20 +340,36 @@ static int get_ints(ctx *c, const qp_node *n, const char *name, int count,
 
 /* ---- rules ------------------------------------------------------------------------- */
 
+static int new_temp(ctx *c, const qp_node *n, int like, int rank, const int64_t *dims,
+		    const char *suffix);
+static int add_view(ctx *c, const qp_node *n, int from, int to, const char *suffix);
+
 static int lower_conv(ctx *c, const qp_node *n)
 {
 	const qp_tensor *x = stensor(c, n, 0), *w = stensor(c, n, 1), *b = stensor(c, n, 2);
 	int64_t strides[2], pads[4], dil[2], group = qp_node_attr_int(n, "group", 1);
 	actq ax, ay;
 	double *real = NULL;
-	int relu, ys, in[3], out, node, co, i, rc = -1;
+	int relu, ys, in[3], out, node, co, i, rc = -1, conv_out;
+	int one_d = x && w && x->rank == 3 && w->rank == 3;
 
-	if (!x || !w || x->rank != 4 || w->rank != 4)
-		return fail(c, n, "only 2-d convolutions (rank-4 input and weights) are supported");
+	if (!x || !w || ((x->rank != 4 || w->rank != 4) && !one_d))
+		return fail(c, n, "only 1-d and 2-d convolutions (rank-3 or rank-4 input and weights) are supported");
 	co = (int)w->dims[0];
-	if (get_ints(c, n, "strides", 2, 1, strides) || get_ints(c, n, "pads", 4, 0, pads) ||
-	    get_ints(c, n, "dilations", 2, 1, dil))
+	if (one_d) {
+		/* [N, C, L] as [N, C, 1, L]: the attributes gain a first axis
+		 * of size 1, and QReshape views go around the QConv. */
+		int64_t s1[1] = {1}, p1[2] = {0, 0}, d1[1] = {1};
+
+		if (get_ints(c, n, "strides", 1, 1, s1) || get_ints(c, n, "pads", 2, 0, p1) ||
+		    get_ints(c, n, "dilations", 1, 1, d1))
+			return -1;
+		strides[0] = dil[0] = 1, pads[0] = pads[2] = 0;
+		strides[1] = s1[0], dil[1] = d1[0], pads[1] = p1[0], pads[3] = p1[1];
+	} else if (get_ints(c, n, "strides", 2, 1, strides) || get_ints(c, n, "pads", 4, 0, pads) ||
+		   get_ints(c, n, "dilations", 2, 1, dil)) {
 		return -1;
+	}
 	ys = fused_output(c, n, &relu);
 	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[ys], &ay))
 		return -1;
@@ -400,17 +380,47 @@ static int lower_conv(ctx *c, const qp_node *n)
 	for (i = 0; i < co; i++)
 		real[i] = (double)ax.scale * real[i] / (double)ay.scale;
 	if ((in[0] = dst_act(c, n, n->inputs[0])) < 0 ||
-	    (in[1] = dst_const(c, n, n->inputs[1])) < 0 ||
+	    (!one_d && (in[1] = dst_const(c, n, n->inputs[1])) < 0) ||
 	    (b && (in[2] = dst_const(c, n, n->inputs[2])) < 0) ||
-	    (out = dst_act(c, n, ys)) < 0 ||
-	    (node = add_node(c, n, "QConv", b ? 3 : 2, in, out)) < 0)
+	    (out = dst_act(c, n, ys)) < 0)
+		goto out;
+	conv_out = out;
+	if (one_d) {
+		const qp_tensor *yt = &c->dst->tensors[out];
+		int64_t xd[4] = {x->dims[0], x->dims[1], 1, x->dims[2]};
+		int64_t yd[4] = {yt->dims[0], yt->dims[1], 1, yt->dims[2]};
+		int64_t wd[4] = {w->dims[0], w->dims[1], 1, w->dims[2]};
+		int x4 = new_temp(c, n, in[0], 4, xd, "x2d");
+
+		if (x4 < 0 || add_view(c, n, in[0], x4, "to2d") ||
+		    (conv_out = new_temp(c, n, out, 4, yd, "y2d")) < 0)
+			goto out;
+		/* The weights, same bytes and quantization, as [Co, Ci, 1, K]. */
+		{
+			char *name = fresh_name(c, w->name);
+			int w4 = name ? qp_graph_add_tensor(c->dst, name, w->dtype, 4, wd, &c->line) : -1;
+
+			free(name);
+			if (w4 < 0 || qp_tensor_alloc_data(&c->dst->tensors[w4], &c->line))
+				goto out;
+			memcpy(c->dst->tensors[w4].data, w->data, w->nbytes);
+			if (w->quant && !(c->dst->tensors[w4].quant = qp_quant_dup(w->quant))) {
+				fail(c, n, "out of memory");
+				goto out;
+			}
+			in[1] = w4;
+		}
+		in[0] = x4;
+	}
+	if ((node = add_node(c, n, "QConv", b ? 3 : 2, in, conv_out)) < 0)
 		goto out;
 	if (qp_node_set_ints(&c->dst->nodes[node], "strides", 2, strides) ||
 	    qp_node_set_ints(&c->dst->nodes[node], "pads", 4, pads) ||
 	    qp_node_set_ints(&c->dst->nodes[node], "dilations", 2, dil) ||
 	    qp_node_set_int(&c->dst->nodes[node], "group", group) ||
 	    set_range(c, node, &ay, relu) ||
-	    set_mults(c, node, "multiplier", "shift", co, real))
+	    set_mults(c, node, "multiplier", "shift", co, real) ||
+	    (one_d && add_view(c, n, conv_out, out, "to1d")))
 		goto out;
 	rc = 0;
 out:
@@ -509,22 +519,58 @@ static int same_quant(ctx *c, const qp_node *n, const actq *a, const actq *b)
 	return 0;
 }
 
+/* A pool's window as the 2-d record: kernel, strides, pads (top, left,
+ * bottom, right), dilations.  1-d ([N, C, L]) attributes become a window
+ * of height 1 with no padding on the first axis, which the kernels read
+ * over [N, C, 1, L] (runtime/kernels.c); a global pool's window is the
+ * whole input. */
+static int pool_window(ctx *c, const qp_node *n, const qp_tensor *x, int global,
+		       int64_t *k, int64_t *s, int64_t *p, int64_t *d)
+{
+	int64_t k1[1] = {1}, s1[1] = {1}, p1[2] = {0, 0}, d1[1] = {1};
+	int cnt;
+
+	if (!x || (x->rank != 4 && x->rank != 3))
+		return fail(c, n, "only 1-d and 2-d pooling (rank-3 or rank-4 input) is supported");
+	k[0] = s[0] = s[1] = d[0] = d[1] = 1;
+	memset(p, 0, 4 * sizeof *p);
+	if (global) {
+		k[0] = x->rank == 4 ? x->dims[2] : 1;
+		k[1] = x->dims[x->rank - 1];
+		return 0;
+	}
+	if (!qp_node_attr_ints(n, "kernel_shape", &cnt) || cnt != x->rank - 2)
+		return fail(c, n, "kernel_shape needs %d values", x->rank - 2);
+	if (x->rank == 4)
+		return get_ints(c, n, "kernel_shape", 2, 1, k) ||
+		       get_ints(c, n, "strides", 2, 1, s) || get_ints(c, n, "pads", 4, 0, p) ||
+		       get_ints(c, n, "dilations", 2, 1, d) ? -1 : 0;
+	if (get_ints(c, n, "kernel_shape", 1, 1, k1) || get_ints(c, n, "strides", 1, 1, s1) ||
+	    get_ints(c, n, "pads", 2, 0, p1) || get_ints(c, n, "dilations", 1, 1, d1))
+		return -1;
+	k[1] = k1[0];
+	s[1] = s1[0];
+	p[1] = p1[0];
+	p[3] = p1[1];
+	d[1] = d1[0];
+	return 0;
+}
+
+/* MaxPool and GlobalMaxPool: QMaxPool, sharing the input's parameters. */
 static int lower_maxpool(ctx *c, const qp_node *n)
 {
 	const qp_tensor *x = stensor(c, n, 0);
 	int64_t k[2], s[2], p[4], d[2];
 	actq ax, ay;
-	int in, out, node, cnt;
-	const int64_t *ks = qp_node_attr_ints(n, "kernel_shape", &cnt);
+	int in, out, node;
 
-	if (!x || x->rank != 4 || !ks || cnt != 2)
-		return fail(c, n, "only 2-d pooling is supported");
+	if (pool_window(c, n, x, !strcmp(n->op, "GlobalMaxPool"), k, s, p, d))
+		return -1;
 	if (n->n_outputs > 1)
 		return fail(c, n, "the Indices output is not supported on the device");
-	memcpy(k, ks, sizeof k);
-	if (get_ints(c, n, "strides", 2, 1, s) || get_ints(c, n, "pads", 4, 0, p) ||
-	    get_ints(c, n, "dilations", 2, 1, d) ||
-	    act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
+	if (qp_node_attr_int(n, "storage_order", 0) != 0)
+		return fail(c, n, "storage_order 1 is not supported");
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
 	    same_quant(c, n, &ax, &ay))
 		return -1;
 	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
@@ -539,51 +585,87 @@ static int lower_maxpool(ctx *c, const qp_node *n)
 	return 0;
 }
 
-/* AveragePool and GlobalAveragePool: QAvgPool whose multiplier divides by
- * the full window (the kernel rescales clipped windows). */
-static int lower_avgpool(ctx *c, const qp_node *n)
+/* The QAvgPool node from dst tensor in to dst tensor out, its multiplier
+ * dividing by the full window (the kernel rescales clipped windows). */
+static int add_avgpool(ctx *c, const qp_node *n, int in, int out, const actq *ax,
+		       const actq *ay, const int64_t *k, const int64_t *s,
+		       const int64_t *p, int64_t cip, int64_t ceil)
 {
-	int global = !strcmp(n->op, "GlobalAveragePool");
-	const qp_tensor *x = stensor(c, n, 0);
-	int64_t k[2], s[2] = {1, 1}, p[4] = {0, 0, 0, 0}, cip = 0, ceil = 0;
-	actq ax, ay;
-	double real;
-	int in, out, node, cnt;
+	double real = (double)ax->scale / ((double)ay->scale * (double)(k[0] * k[1]));
+	int node = add_node(c, n, "QAvgPool", 1, &in, out);
 
-	if (!x || x->rank != 4)
-		return fail(c, n, "only 2-d pooling is supported");
-	if (global) {
-		k[0] = x->dims[2];
-		k[1] = x->dims[3];
-	} else {
-		const int64_t *ks = qp_node_attr_ints(n, "kernel_shape", &cnt);
-		int64_t d[2];
-
-		if (!ks || cnt != 2)
-			return fail(c, n, "only 2-d pooling is supported");
-		memcpy(k, ks, sizeof k);
-		if (get_ints(c, n, "strides", 2, 1, s) || get_ints(c, n, "pads", 4, 0, p) ||
-		    get_ints(c, n, "dilations", 2, 1, d))
-			return -1;
-		if (d[0] != 1 || d[1] != 1)
-			return fail(c, n, "dilated average pooling is not supported");
-		cip = qp_node_attr_int(n, "count_include_pad", 0);
-		ceil = qp_node_attr_int(n, "ceil_mode", 0);
-	}
-	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
-		return -1;
-	real = (double)ax.scale / ((double)ay.scale * (double)(k[0] * k[1]));
-	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
-	    (node = add_node(c, n, "QAvgPool", 1, &in, out)) < 0)
+	if (node < 0)
 		return -1;
 	if (qp_node_set_ints(&c->dst->nodes[node], "kernel_shape", 2, k) ||
 	    qp_node_set_ints(&c->dst->nodes[node], "strides", 2, s) ||
 	    qp_node_set_ints(&c->dst->nodes[node], "pads", 4, p) ||
 	    qp_node_set_int(&c->dst->nodes[node], "count_include_pad", cip) ||
 	    qp_node_set_int(&c->dst->nodes[node], "ceil_mode", ceil) ||
-	    set_range(c, node, &ay, 0) || set_mults(c, node, "multiplier", "shift", 1, &real))
+	    set_range(c, node, ay, 0) || set_mults(c, node, "multiplier", "shift", 1, &real))
 		return -1;
 	return 0;
+}
+
+/* AveragePool and GlobalAveragePool, 1-d or 2-d: QAvgPool. */
+static int lower_avgpool(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0);
+	int64_t k[2], s[2], p[4], d[2];
+	actq ax, ay;
+	int in, out;
+
+	if (pool_window(c, n, x, !strcmp(n->op, "GlobalAveragePool"), k, s, p, d))
+		return -1;
+	if (d[0] != 1 || d[1] != 1)
+		return fail(c, n, "dilated average pooling is not supported");
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0)
+		return -1;
+	return add_avgpool(c, n, in, out, &ax, &ay, k, s, p,
+			   qp_node_attr_int(n, "count_include_pad", 0),
+			   qp_node_attr_int(n, "ceil_mode", 0));
+}
+
+/* ReduceMean over spatial axes of [N, C, H, W] or [N, C, L]: a QAvgPool
+ * whose window spans the reduced axes, then for keepdims 0 a QReshape
+ * that drops them. */
+static int lower_reduce_mean(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0), *y = &c->src->tensors[n->outputs[0]];
+	int64_t k[2] = {1, 1}, s[2] = {1, 1}, p[4] = {0, 0, 0, 0}, pooled[4];
+	int64_t keep = qp_node_attr_int(n, "keepdims", 1);
+	const int64_t *axes;
+	actq ax, ay;
+	int cnt, i, in, out, mid;
+
+	if (!x || (x->rank != 4 && x->rank != 3))
+		return fail(c, n, "ReduceMean lowers only over the spatial axes of a rank-3 or rank-4 input");
+	axes = qp_node_attr_ints(n, "axes", &cnt);
+	if (!axes || cnt == 0)
+		return fail(c, n, "ReduceMean over all axes is not supported; only spatial axes (2 and up) can be reduced");
+	for (i = 0; i < cnt; i++) {
+		int64_t a = axes[i] < 0 ? axes[i] + x->rank : axes[i];
+
+		if (a < 2 || a >= x->rank)
+			return fail(c, n, "ReduceMean over axis %lld is not supported; only spatial axes (2 and up) can be reduced",
+				    (long long)axes[i]);
+		/* [N, C, L] is pooled as [N, C, 1, L]: L is the window's width. */
+		k[x->rank == 4 ? a - 2 : 1] = x->dims[a];
+	}
+	if (act_params(c, n, x, &ax) || act_params(c, n, y, &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0)
+		return -1;
+	if (keep)
+		return add_avgpool(c, n, in, out, &ax, &ay, k, s, p, 0, 0);
+	memcpy(pooled, x->dims, (size_t)x->rank * sizeof *pooled);
+	for (i = 0; i < cnt; i++)
+		pooled[axes[i] < 0 ? axes[i] + x->rank : axes[i]] = 1;
+	if ((mid = new_temp(c, n, out, x->rank, pooled, "pooled")) < 0 ||
+	    add_avgpool(c, n, in, mid, &ax, &ay, k, s, p, 0, 0))
+		return -1;
+	return add_view(c, n, mid, out, "squeeze");
 }
 
 /* An int8 operand of Add/Mul: an activation or a per-tensor int8 constant. */
@@ -600,9 +682,13 @@ static int binary_operand(ctx *c, const qp_node *n, int i, actq *a)
 	return t->data ? dst_const(c, n, n->inputs[i]) : dst_act(c, n, n->inputs[i]);
 }
 
+/* Add, Sub and Mul, the operands broadcast as numpy does (the kernels'
+ * strides).  Sub is QAdd with b's multiplier negated (runtime/kernels.c,
+ * check_add): no rounding beyond Add's. */
 static int lower_add_mul(ctx *c, const qp_node *n)
 {
-	int is_add = !strcmp(n->op, "Add");
+	int is_sub = !strcmp(n->op, "Sub");
+	int is_add = is_sub || !strcmp(n->op, "Add");
 	actq aa, ab, ay;
 	int relu, ys, in[2], out, node;
 
@@ -623,6 +709,14 @@ static int lower_add_mul(ctx *c, const qp_node *n)
 		if (qp_node_set_int(&c->dst->nodes[node], "left_shift", 20) ||
 		    set_mults(c, node, "multiplier", "shift", 3, real))
 			return -1;
+		if (is_sub) {
+			int cnt;
+			const int64_t *m = qp_node_attr_ints(&c->dst->nodes[node], "multiplier", &cnt);
+			int64_t neg[3] = {m[0], -m[1], m[2]};
+
+			if (qp_node_set_ints(&c->dst->nodes[node], "multiplier", 3, neg))
+				return fail(c, n, "out of memory");
+		}
 	} else {
 		double real = (double)aa.scale * ab.scale / ay.scale;
 
@@ -630,6 +724,163 @@ static int lower_add_mul(ctx *c, const qp_node *n)
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- QAffine: y = a[ch] x + b[ch] per channel (docs/ir.md section 6) ---- */
+
+/* Fraction bits where QAffine's product and offset meet: the rounding
+ * before the last costs at most 2^-9 of an output step, and products up to
+ * 2^31 / (255 * 2^8), i.e. |a| s_x / s_y below 32768, do not saturate. */
+#define AFFINE_FRAC_BITS 8
+
+/* Adds QAffine from dst tensor in to out along axis with ch channels:
+ * y = a[k] x + b[k] in real numbers, x and y quantized as ax and ay. */
+static int add_affine(ctx *c, const qp_node *n, int in, int out, int axis, int ch,
+		      const double *a, const double *b, const actq *ax, const actq *ay)
+{
+	int64_t *v = malloc((size_t)ch * 3 * sizeof *v);
+	qp_node *d;
+	int node, k;
+
+	if (!v)
+		return fail(c, n, "out of memory");
+	for (k = 0; k < ch; k++) {
+		double real = a[k] * ax->scale / ay->scale * (1 << AFFINE_FRAC_BITS);
+		double off = b[k] / ay->scale * (1 << AFFINE_FRAC_BITS);
+		int32_t m;
+		int sh;
+
+		if (!isfinite(real) || !isfinite(off) ||
+		    qp_quantize_multiplier(fabs(real), &m, &sh)) {
+			free(v);
+			return fail(c, n, "bad affine coefficient %g for channel %d", a[k], k);
+		}
+		/* Past +-2^30 the output saturates anyway. */
+		off = off > 1073741824.0 ? 1073741824.0 : off < -1073741824.0 ? -1073741824.0 : off;
+		v[k] = real < 0 ? -(int64_t)m : m;
+		v[ch + k] = sh;
+		v[2 * ch + k] = (int64_t)llround(off);
+	}
+	if ((node = add_node(c, n, "QAffine", 1, &in, out)) < 0) {
+		free(v);
+		return -1;
+	}
+	d = &c->dst->nodes[node];
+	if (qp_node_set_int(d, "axis", axis) || set_range(c, node, ay, 0) ||
+	    qp_node_set_int(d, "frac_bits", AFFINE_FRAC_BITS) ||
+	    qp_node_set_ints(d, "multiplier", ch, v) ||
+	    qp_node_set_ints(d, "shift", ch, v + ch) ||
+	    qp_node_set_ints(d, "offset", ch, v + 2 * ch)) {
+		free(v);
+		return fail(c, n, "out of memory");
+	}
+	free(v);
+	return 0;
+}
+
+/* A float constant input that quantize kept float (its float_from rule). */
+static const float *float_const(ctx *c, const qp_node *n, int i, int64_t count)
+{
+	const qp_tensor *t = stensor(c, n, i);
+
+	if (!t || !t->data || t->dtype != QP_DT_FLOAT32 ||
+	    (count >= 0 && qp_tensor_numel(t) != count)) {
+		fail(c, n, "input %d must be a float constant%s", i,
+		     count >= 0 ? " of one value per channel" : "");
+		return NULL;
+	}
+	return t->data;
+}
+
+/* BatchNormalization that quantize could not fold into a Conv or Gemm
+ * (e.g. after a ReLU): a per-channel affine map on axis 1. */
+static int lower_batchnorm(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0);
+	double eps = qp_node_attr_float(n, "epsilon", 1e-5f), *a = NULL, *b;
+	const float *g, *beta, *mean, *var;
+	actq ax, ay;
+	int in, out, rc = -1;
+	int64_t ch, k;
+
+	if (!x || x->rank < 2)
+		return fail(c, n, "input must have a channel axis");
+	ch = x->dims[1];
+	if (qp_node_attr_int(n, "training_mode", 0))
+		return fail(c, n, "training_mode is not supported");
+	if (!(g = float_const(c, n, 1, ch)) || !(beta = float_const(c, n, 2, ch)) ||
+	    !(mean = float_const(c, n, 3, ch)) || !(var = float_const(c, n, 4, ch)) ||
+	    act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
+		return -1;
+	if (!(a = malloc((size_t)ch * 2 * sizeof *a)))
+		return fail(c, n, "out of memory");
+	b = a + ch;
+	/* As the float kernel: y = (x - mean) / sqrt(var + eps) * gamma + beta. */
+	for (k = 0; k < ch; k++) {
+		a[k] = (double)g[k] / sqrt((double)var[k] + eps);
+		b[k] = (double)beta[k] - a[k] * mean[k];
+	}
+	if ((in = dst_act(c, n, n->inputs[0])) >= 0 && (out = dst_act(c, n, n->outputs[0])) >= 0)
+		rc = add_affine(c, n, in, out, 1, (int)ch, a, b, &ax, &ay);
+	free(a);
+	return rc;
+}
+
+/* Div by a constant, folded into the requantization rather than a QMul by
+ * a quantized reciprocal: the reciprocal would be rounded to 8 bits, the
+ * multiplier keeps 31.  A scalar divisor gives QRequant (QAffine when
+ * negative); one that varies along a single axis gives QAffine. */
+static int lower_div(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0), *d = stensor(c, n, 1);
+	const qp_tensor *y = &c->src->tensors[n->outputs[0]];
+	const float *dv;
+	actq ax, ay;
+	int in, out, node, axis = -1, i, rc = -1;
+	int64_t ch = 1, k;
+	double *a;
+
+	if (!x || x->data || !d || !d->data)
+		return fail(c, n, "only an activation divided by a constant is supported");
+	if (!(dv = float_const(c, n, 1, -1)))
+		return -1;
+	if (y->rank != x->rank || d->rank > x->rank)
+		return fail(c, n, "the divisor must not broadcast the dividend to a larger shape");
+	for (i = 0; i < d->rank; i++) {
+		if (d->dims[i] == 1)
+			continue;
+		if (axis >= 0)
+			return fail(c, n, "the divisor '%s' varies along more than one axis", d->name);
+		axis = i + x->rank - d->rank;
+		ch = d->dims[i];
+		if (x->dims[axis] != ch)
+			return fail(c, n, "the divisor must not broadcast the dividend to a larger shape");
+	}
+	for (k = 0; k < ch; k++)
+		if (!(dv[k] != 0) || !isfinite(dv[k]))
+			return fail(c, n, "divisor '%s' has the value %g", d->name, dv[k]);
+	if (act_params(c, n, x, &ax) || act_params(c, n, y, &ay) ||
+	    (in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0)
+		return -1;
+	if (axis < 0 && dv[0] > 0) {
+		double real = (double)ax.scale / ((double)dv[0] * ay.scale);
+
+		if ((node = add_node(c, n, "QRequant", 1, &in, out)) < 0 ||
+		    set_range(c, node, &ay, 0) || set_mults(c, node, "multiplier", "shift", 1, &real))
+			return -1;
+		return 0;
+	}
+	if (axis < 0) {      /* a negative scalar: one channel on axis 0 repeated */
+		axis = 0;
+		ch = x->dims[0];
+	}
+	if (!(a = calloc((size_t)ch * 2, sizeof *a)))
+		return fail(c, n, "out of memory");
+	for (k = 0; k < ch; k++)
+		a[k] = 1.0 / dv[qp_tensor_numel(d) == 1 ? 0 : k];
+	rc = add_affine(c, n, in, out, axis, (int)ch, a, a + ch, &ax, &ay);
+	free(a);
+	return rc;
 }
 
 static int lower_relu(ctx *c, const qp_node *n)
@@ -765,13 +1016,16 @@ static int moves_no_data(int rank, const int64_t *dims, const int64_t *perm)
 }
 
 /* A Transpose that only moves axes of length 1 (Keras' Reshape on a 1x1
- * image becomes NHWC<->NCHW transposes around it) is a reshape. */
+ * image becomes NHWC<->NCHW transposes around it) is a reshape, which
+ * costs the device nothing; any other is a QTranspose.  Quantization
+ * preserving, so the integers move unchanged. */
 static int lower_transpose(ctx *c, const qp_node *n)
 {
 	const qp_tensor *x = stensor(c, n, 0);
 	int64_t perm[QP_MAX_RANK];
 	const int64_t *p;
-	int np, i;
+	int np, i, in, out, node;
+	actq ax, ay;
 
 	if (!x)
 		return fail(c, n, "transpose needs an input");
@@ -780,9 +1034,17 @@ static int lower_transpose(ctx *c, const qp_node *n)
 		return fail(c, n, "perm has %d values for rank %d", np, x->rank);
 	for (i = 0; i < x->rank; i++)
 		perm[i] = p ? p[i] : x->rank - 1 - i;
-	if (!moves_no_data(x->rank, x->dims, perm))
-		return fail(c, n, "transpose moves data; only transposes that move axes of length 1 are supported");
-	return lower_reshape(c, n);
+	if (moves_no_data(x->rank, x->dims, perm))
+		return lower_reshape(c, n);
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
+	    same_quant(c, n, &ax, &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QTranspose", 1, &in, out)) < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "perm", x->rank, perm))
+		return fail(c, n, "out of memory");
+	return 0;
 }
 
 /* A new int8 tensor "<node>/suffix" of the given dims with the
@@ -975,6 +1237,125 @@ static int lower_slice(ctx *c, const qp_node *n)
 }
 
 /* Split: one QSlice per output, each its run of the axis. */
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	while (b) {
+		int64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* 1 / f for a float f > 0 as an exact fraction num / den: f is m 2^e with
+ * m an integer of at most 24 bits.  Returns -1 when it does not fit. */
+static int float_inverse(float f, int64_t *num, int64_t *den)
+{
+	int e;
+	double m = frexp((double)f, &e);
+	int64_t mi = (int64_t)ldexp(m, 24), g;
+
+	e -= 24;           /* f = mi 2^e */
+	if (e <= 0) {
+		if (-e > 62)
+			return -1;
+		*num = (int64_t)1 << -e, *den = mi;
+	} else {
+		if (e > 30)
+			return -1;
+		*num = 1, *den = mi << e;
+	}
+	g = gcd64(*num, *den);
+	*num /= g, *den /= g;
+	return 0;
+}
+
+/* Resize, nearest or linear, on the spatial axes of [N, C, H, W] or
+ * [N, C, L]: QResize, sharing the input's parameters (runtime/kernels.c
+ * says why that is exact).  Each axis's input/output ratio goes as an
+ * exact fraction, in / out or 1 / scale; align_corners and
+ * pytorch_half_pixel become the kernel's three coordinate rules by
+ * choosing that ratio. */
+static int lower_resize(ctx *c, const qp_node *n)
+{
+	static const char *const nearest_modes[] = {"floor", "ceil", "round_prefer_floor",
+						    "round_prefer_ceil"};
+	const qp_tensor *x = stensor(c, n, 0), *y = &c->src->tensors[n->outputs[0]];
+	const char *mode = qp_node_attr_string(n, "mode", "nearest");
+	const char *ct = qp_node_attr_string(n, "coordinate_transformation_mode", "half_pixel");
+	const char *nm = qp_node_attr_string(n, "nearest_mode", "round_prefer_floor");
+	const float *scales;
+	int64_t num[2] = {1, 1}, den[2] = {1, 1}, coord, nearest = -1, linear;
+	actq ax, ay;
+	int cnt, i, in, out, node;
+
+	if (!x || (x->rank != 4 && x->rank != 3) || y->rank != x->rank)
+		return fail(c, n, "only 1-d and 2-d resizing (rank-3 or rank-4 input) is supported");
+	linear = !strcmp(mode, "linear");
+	if (!linear && strcmp(mode, "nearest"))
+		return fail(c, n, "resize mode '%s' is not supported on the device (nearest, linear)", mode);
+	for (i = 0; i < 4 && !linear; i++)
+		if (!strcmp(nm, nearest_modes[i]))
+			nearest = i;
+	if (!linear && nearest < 0)
+		return fail(c, n, "nearest_mode '%s' is not supported", nm);
+	if (!strcmp(ct, "asymmetric") || !strcmp(ct, "align_corners"))
+		coord = 0;
+	else if (!strcmp(ct, "half_pixel") || !strcmp(ct, "pytorch_half_pixel"))
+		coord = 1;
+	else if (!strcmp(ct, "tf_half_pixel_for_nearest"))
+		coord = 2;
+	else
+		return fail(c, n, "coordinate_transformation_mode '%s' is not supported on the device", ct);
+	scales = qp_node_attr_floats(n, "scales", &cnt);
+	if (scales && cnt != x->rank)
+		return fail(c, n, "scales has %d values, the input rank is %d", cnt, x->rank);
+	for (i = 0; i < 2; i++)
+		if (y->dims[i] != x->dims[i])
+			return fail(c, n, "resizing axis %d is not supported; only the spatial axes", i);
+	for (i = 2; i < x->rank; i++) {
+		int64_t in_len = x->dims[i], out_len = y->dims[i], nu, de, g;
+		/* ONNX: with explicit scales the resized length is in * scale,
+		 * unrounded (lib/ops/ops_tensor.c, resize_coord). */
+		double len = scales ? (double)in_len * scales[i] : (double)out_len;
+		int a = x->rank == 4 ? i - 2 : 1;
+
+		if (!strcmp(ct, "align_corners")) {
+			if (len != floor(len))
+				return fail(c, n, "align_corners with a resized length %g that is not whole is not supported",
+					    len);
+			nu = len > 1 ? in_len - 1 : 0, de = len > 1 ? (int64_t)len - 1 : 1;
+		} else if (!strcmp(ct, "pytorch_half_pixel") && !(len > 1)) {
+			nu = 0, de = 1, coord = 0;   /* coordinate 0 */
+		} else if (scales) {
+			if (float_inverse(scales[i], &nu, &de))
+				return fail(c, n, "scale %g on axis %d is out of range for the device", scales[i], i);
+		} else {
+			nu = in_len, de = out_len;
+		}
+		g = nu ? gcd64(nu, de) : de;
+		nu /= g, de /= g;
+		if (nu > (1 << 30) || de > (1 << 24))
+			return fail(c, n, "the ratio %lld/%lld on axis %d is out of range for the device (numerator at most 2^30, denominator 2^24)",
+				    (long long)nu, (long long)de, i);
+		num[a] = nu, den[a] = de;
+	}
+	if (act_params(c, n, x, &ax) || act_params(c, n, y, &ay) || same_quant(c, n, &ax, &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QResize", 1, &in, out)) < 0)
+		return -1;
+	if (qp_node_set_int(&c->dst->nodes[node], "mode", linear) ||
+	    qp_node_set_int(&c->dst->nodes[node], "coord", coord) ||
+	    qp_node_set_int(&c->dst->nodes[node], "nearest", linear ? 0 : nearest) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "num", 2, num) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "den", 2, den) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "sizes", y->rank, y->dims))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
 static int lower_split(ctx *c, const qp_node *n)
 {
 	const qp_tensor *x = stensor(c, n, 0);
@@ -1011,6 +1392,94 @@ static int lower_split(ctx *c, const qp_node *n)
 	return 0;
 }
 
+/* Pad: the pad constant quantized with the input's parameters, which the
+ * output shares (a zero pad is the zero point); reflect and edge copy
+ * input elements, so they are exact too.  The kernel's mode numbers are
+ * the positions in this list. */
+static int lower_pad(ctx *c, const qp_node *n)
+{
+	static const char *const modes[] = {"constant", "reflect", "edge"};
+	const qp_tensor *x = stensor(c, n, 0);
+	const char *mode = qp_node_attr_string(n, "mode", "constant");
+	const int64_t *pads;
+	int np, m, k, in, out, node;
+	actq ax, ay;
+
+	if (!x)
+		return fail(c, n, "pad needs an input");
+	for (m = 0; m < 3 && strcmp(mode, modes[m]); m++)
+		;
+	if (m == 3)
+		return fail(c, n, "pad mode '%s' is not supported (constant, reflect, edge)", mode);
+	pads = qp_node_attr_ints(n, "pads", &np);
+	if (!pads || np != 2 * x->rank)
+		return fail(c, n, "pads has %d values for rank %d", pads ? np : 0, x->rank);
+	for (k = 0; k < np; k++)
+		if (pads[k] < INT32_MIN || pads[k] > INT32_MAX)
+			return fail(c, n, "pad %lld does not fit the runtime's int32", (long long)pads[k]);
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
+	    same_quant(c, n, &ax, &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, "QPad", 1, &in, out)) < 0)
+		return -1;
+	if (qp_node_set_int(&c->dst->nodes[node], "mode", m) ||
+	    qp_node_set_int(&c->dst->nodes[node], "value",
+			    qp_rt_quantize_one(qp_node_attr_float(n, "value", 0.0f), ax.scale,
+					       ax.zp, ax.qmin, ax.qmax)) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "pads", np, pads))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
+/* DepthToSpace and SpaceToDepth as the ONNX spec defines them: a view of
+ * x as 6 axes, a QTranspose, a view as y.  With b the blocksize and
+ * [N, C, H, W] the depth side ([N, C * b * b, H, W] holds the blocks):
+ *   DCR:          [N, b, b, C, H, W] perm 0 3 4 1 5 2 -> [N, C, H, b, W, b]
+ *   CRD:          [N, C, b, b, H, W] perm 0 1 4 2 5 3 -> [N, C, H, b, W, b]
+ *   SpaceToDepth: [N, C, H, b, W, b] perm 0 3 5 1 2 4 -> [N, b, b, C, H, W]
+ * (SpaceToDepth undoes DCR).  Every step moves integers only. */
+static int lower_depth_space(ctx *c, const qp_node *n)
+{
+	static const int64_t dcr[6] = {0, 3, 4, 1, 5, 2}, crd[6] = {0, 1, 4, 2, 5, 3},
+			     s2d[6] = {0, 3, 5, 1, 2, 4};
+	const qp_tensor *x = stensor(c, n, 0), *y = &c->src->tensors[n->outputs[0]];
+	int to_space = strcmp(n->op, "DepthToSpace") == 0;
+	const char *mode = qp_node_attr_string(n, "mode", "DCR");
+	int64_t b = qp_node_attr_int(n, "blocksize", 0), a[6], t[6];
+	const int64_t *perm;
+	int in, out, va, vt, node, k;
+	actq ax, ay;
+
+	if (!x || x->rank != 4 || y->rank != 4 || b < 1)
+		return fail(c, n, "needs an input of rank 4 and a blocksize >= 1");
+	if (to_space && strcmp(mode, "DCR") && strcmp(mode, "CRD"))
+		return fail(c, n, "mode '%s' is not supported (DCR, CRD)", mode);
+	if (act_params(c, n, x, &ax) || act_params(c, n, y, &ay) || same_quant(c, n, &ax, &ay))
+		return -1;
+	/* The six axes of the blocked side, as the comment above lists them. */
+	a[0] = x->dims[0];
+	if (!to_space) {
+		perm = s2d;
+		a[1] = x->dims[1], a[2] = x->dims[2] / b, a[3] = b, a[4] = x->dims[3] / b, a[5] = b;
+	} else {
+		perm = strcmp(mode, "DCR") ? crd : dcr;
+		a[1] = perm == dcr ? b : y->dims[1], a[2] = b, a[3] = perm == dcr ? y->dims[1] : b;
+		a[4] = x->dims[2], a[5] = x->dims[3];
+	}
+	for (k = 0; k < 6; k++)
+		t[k] = a[perm[k]];
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (va = new_temp(c, n, in, 6, a, "blocks")) < 0 ||
+	    (vt = new_temp(c, n, in, 6, t, "blocks_moved")) < 0 ||
+	    add_view(c, n, in, va, "blocks") ||
+	    (node = add_node(c, n, "QTranspose", 1, &va, vt)) < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "perm", 6, perm))
+		return fail(c, n, "out of memory");
+	return add_view(c, n, vt, out, "unblocks");
+}
+
 typedef struct rule {
 	const char *op;
 	int (*lower)(ctx *c, const qp_node *n);
@@ -1023,14 +1492,25 @@ static const rule rules[] = {
 	{"MaxPool", lower_maxpool},
 	{"AveragePool", lower_avgpool},
 	{"GlobalAveragePool", lower_avgpool},
+	{"GlobalMaxPool", lower_maxpool},
+	{"ReduceMean", lower_reduce_mean},
+	{"Resize", lower_resize},
 	{"Add", lower_add_mul},
 	{"Mul", lower_add_mul},
+	{"Sub", lower_add_mul},
+	{"Div", lower_div},
+	{"BatchNormalization", lower_batchnorm},
 	{"Relu", lower_relu},
 	{"Flatten", lower_reshape},
 	{"Reshape", lower_reshape},
 	{"Identity", lower_reshape},
 	{"Softmax", lower_softmax},
 	{"Transpose", lower_transpose},
+	{"Squeeze", lower_reshape},
+	{"Unsqueeze", lower_reshape},
+	{"Pad", lower_pad},
+	{"DepthToSpace", lower_depth_space},
+	{"SpaceToDepth", lower_depth_space},
 	{"Concat", lower_concat},
 	{"Slice", lower_slice},
 	{"Split", lower_split},
@@ -1207,7 +1687,23 @@ static int check_resources(const ctx *c, const qp_plan *plan, qp_err *err)
 	return err->msg[0] ? -1 : 0;
 }
 
+/* The report (report.c) prints the same numbers the check above uses. */
+int64_t qp_lower_weight_bytes(const qp_graph *g, int t)
+{
+	return weight_bytes(g, t);
+}
+
+int64_t qp_lower_node_bytes(const qp_graph *g, int k, int weights)
+{
+	return node_bytes(g, k, weights);
+}
+
 int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
+{
+	return qp_lower_fused(src, out, NULL, err);
+}
+
+int qp_lower_fused(const qp_graph *src, qp_graph **out, int **fused_into, qp_err *err)
 {
 	ctx c;
 	int i, n_fail = 0, rc = -1;
@@ -1215,6 +1711,8 @@ int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 	qp_err collected;
 
 	*out = NULL;
+	if (fused_into)
+		*fused_into = NULL;
 	collected.msg[0] = '\0';
 	if (qp_lowered_is(src))
 		return qp_err_set(err, "already lowered");
@@ -1248,12 +1746,15 @@ int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 	c.dst = qp_graph_new();
 	c.map = malloc((size_t)(src->n_tensors ? src->n_tensors : 1) * sizeof *c.map);
 	c.skip = calloc((size_t)(src->n_nodes ? src->n_nodes : 1), 1);
-	if (!c.dst || !c.map || !c.skip) {
+	c.fused_into = malloc((size_t)(src->n_nodes ? src->n_nodes : 1) * sizeof *c.fused_into);
+	if (!c.dst || !c.map || !c.skip || !c.fused_into) {
 		qp_err_set(err, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < src->n_tensors; i++)
 		c.map[i] = -1;
+	for (i = 0; i < src->n_nodes; i++)
+		c.fused_into[i] = -1;
 	if ((src->history && !(c.dst->history = cJSON_Duplicate(src->history, 1))) ||
 	    (src->meta && !(c.dst->meta = cJSON_Duplicate(src->meta, 1)))) {
 		qp_err_set(err, "out of memory");
@@ -1297,6 +1798,10 @@ int qp_lower(const qp_graph *src, qp_graph **out, qp_err *err)
 	}
 	*out = c.dst;
 	c.dst = NULL;
+	if (fused_into) {
+		*fused_into = c.fused_into;
+		c.fused_into = NULL;
+	}
 	rc = 0;
 out:
 	qp_plan_release(&plan);
@@ -1304,5 +1809,6 @@ out:
 	qp_tpc_free(c.tpc);
 	free(c.map);
 	free(c.skip);
+	free(c.fused_into);
 	return rc;
 }

@@ -52,6 +52,10 @@ static const quant_rule rules[] = {
 	{"Gemm", 1, 2, gemm_axis, 0},
 	{"MatMul", 1, -1, matmul_axis, 0},
 	{"Clip", -1, -1, NULL, 1},
+	/* lower folds a constant divisor and BatchNormalization's statistics
+	 * into 31-bit multipliers: 8-bit copies would only add a rounding. */
+	{"Div", -1, -1, NULL, 1},
+	{"BatchNormalization", -1, -1, NULL, 1},
 	{NULL, 0, 0, NULL, 0},
 };
 
@@ -402,6 +406,25 @@ int quantize_graph(qp_graph *g, const qp_tpc *tpc, quantize_report *rep,
 	for (int i = 0; i < g->n_nodes; i++)
 		if (quantize_node(g, i, tpc, rep, err))
 			return -1;
+	/* A chain the target fuses (qp_tpc_fused_relu: lower's own decision)
+	 * is one kernel on the device, which rounds once, at the Relu's
+	 * output.  Its inside keeps no parameters, so fake quantization rounds
+	 * once too and irrun on this IR computes what the lowered model does.
+	 * Removed only now: a preserving Relu has copied them first, exactly
+	 * the parameters the fused kernel then writes with. */
+	for (int i = 0; i < g->n_nodes; i++) {
+		qp_tensor *t;
+
+		if (qp_tpc_fused_relu(tpc, g, i) < 0)
+			continue;
+		t = &g->tensors[g->nodes[i].outputs[0]];
+		if (t->quant) {
+			qp_quant_free(t->quant);
+			t->quant = NULL;
+			rep->activations--;
+			rep->fused++;
+		}
+	}
 
 	if (!g->meta && !(g->meta = cJSON_CreateObject()))
 		return qp_err_set(err, "out of memory");

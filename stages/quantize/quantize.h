@@ -12,6 +12,7 @@ typedef struct quantize_report {
 	int biases;           /* bias tensors quantized to int32 */
 	int constants;        /* other float constants quantized */
 	int activations;      /* activation tensors given parameters */
+	int fused;            /* outputs left float inside a fused op->Relu */
 } quantize_report;
 
 /* Checks the graph is calibrated and not yet quantized, that the target

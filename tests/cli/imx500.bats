@@ -42,9 +42,16 @@ preserving = {op for s in tpc["operator_sets"]
               for op in s["ops"]}
 t = {x["name"]: x for x in d["tensors"]}
 producer = {o: n for n in d["graph"]["nodes"] for o in n["outputs"]}
-checked = copied = 0
+checked = copied = fused = 0
 for name, x in t.items():
     if "stats" not in x:
+        continue
+    if "quant" not in x:
+        # the inside of a chain the target fuses (docs/ir.md 4.3, rule 0):
+        # read by one Relu alone
+        readers = [n for n in d["graph"]["nodes"] if name in n["inputs"]]
+        assert len(readers) == 1 and readers[0]["op"] == "Relu", (name, readers)
+        fused += 1
         continue
     q = x["quant"]
     n = producer.get(name)
@@ -71,7 +78,7 @@ for w in ("conv.weight", "dw.weight", "fc.weight"):
     assert (t[w]["dtype"], q["scheme"], q["bits"], q["axis"]) == ("int8", "symmetric", 8, 0), (w, q)
 for b in ("conv.bias", "fc.bias"):
     assert t[b]["dtype"] == "int32", b
-signs = sorted({t[k]["quant"]["signed"] for k in t if "stats" in t[k]})
+signs = sorted({t[k]["quant"]["signed"] for k in t if "quant" in t[k] and "stats" in t[k]})
 assert signs == [False, True], signs   # the fixture has both kinds
 print("checked", checked, "copied", copied)
 PY

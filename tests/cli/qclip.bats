@@ -101,7 +101,7 @@ PY
 	onnx2ir "$F/qclip.onnx" -o f.ir
 	calibrate -q --data "$F/qclip.x.npy" f.ir -o f.cal.ir
 	# Clip moved from the preserving set to the relu set: own parameters.
-	sed -e 's/, "Clip"\]/]/' -e 's/"ops": \["Relu"\]/"ops": ["Relu", "Clip"]/' \
+	sed -e 's/, "Clip"//' -e 's/"ops": \["Relu"\]/"ops": ["Relu", "Clip"]/' \
 		"$QPIPE_TOP/tpc/int8.json" > own.json
 	[ "$(grep -c '"Clip"' own.json)" -eq 1 ] && grep -q '"Relu", "Clip"' own.json
 	quantize -q --tpc own.json f.cal.ir -o q.ir

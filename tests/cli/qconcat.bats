@@ -2,7 +2,7 @@
 # QConcat and QSlice end to end: a SqueezeNet fire module (two Conv
 # branches concatenated on the channels) and a ShuffleNetV2 unit (Split on
 # the channels, Conv on one half, Concat, strided Slice; no channel shuffle:
-# its Transpose moves data, which lower does not support yet), from
+# the shuffle's QTranspose is tests/cli/qshape.bats'), from
 # tests/fixtures/gen/make_qconcat_fixtures.py.  References: PyTorch's float
 # outputs, and the multipliers and record layout computed here from
 # docs/ir.md section 6 and docs/binary.md section 5.

@@ -74,8 +74,21 @@ GEN="$QPIPE_TOP/tests/fixtures/gen"
 }
 
 @test "quantize leaves a BatchNormalization whose Conv output has another consumer" {
-	# int8 lists no BatchNormalization, so the unfolded node is reported.
-	run -1 --separate-stderr quantize --tpc "$TPC" "$Q/sharedbn.cal.ir" -o out.ir
+	# The Conv's output is also a graph output, so the BatchNorm cannot
+	# fold: it stays, with its statistics float and its own output
+	# parameters (int8's batch_norm set; lower makes it a QAffine).
+	quantize -q --tpc "$TPC" "$Q/sharedbn.cal.ir" -o out.ir
+	run -0 irdump out.ir
+	[[ "$output" == *"BatchNormalization 1, Conv 1"* ]]
+	[[ "$output" == *"  n: float32 asymmetric 8-bit signed, per tensor"* ]]
+	irdump --json out.ir | "$PY" -c '
+import json, sys
+t = {x["name"]: x for x in json.load(sys.stdin)["tensors"]}
+for k in ("gamma", "beta", "mean", "var"):
+    assert t[k]["dtype"] == "float32" and "quant" not in t[k], t[k]
+assert t["n"]["quant"] != t["c"]["quant"], (t["n"], t["c"])'
+	sed -e '/"name": "batch_norm"/d' -e 's/"Div"\]},/"Div"]}/' "$TPC" >nobn.json
+	run -1 --separate-stderr quantize --tpc nobn.json "$Q/sharedbn.cal.ir" -o out2.ir
 	[ "$stderr" = "quantize: $Q/sharedbn.cal.ir: target 'int8' does not support op 'BatchNormalization' (node 'bn', op 'BatchNormalization')" ]
 }
 
@@ -177,20 +190,23 @@ GEN="$QPIPE_TOP/tests/fixtures/gen"
 	    t = lo / s
 	    r = np.floor(abs(t) + 0.5) * np.sign(t)  # round half away from zero
 	    return s, int(min(max(-128 - r, -128), 127))
-	for name in ["x", "n", "r", "g"]:
+	for name in ["x", "r", "g"]:
 	    q = T[name]["quant"]; st = T[name]["stats"]
 	    assert (q["scheme"], q["bits"], q["signed"], q["axis"]) == ("asymmetric", 8, True, -1), (name, q)
 	    s, z = asym(st["min"], st["max"])
 	    assert np.float32(q["scale"][0]) == np.float32(s) and q["zero_point"][0] == z, (name, q, s, z)
+	# n (the folded Conv's output) is read only by the Relu tpc/int8.json
+	# fuses with it: one kernel, rounded once at r, so n has no quant
+	assert "quant" not in T["n"] and "stats" in T["n"], T["n"]
 	# Relu output [0, max] -> zero point -128
 	assert T["r"]["quant"]["zero_point"] == [-128]
 	# MaxPool and Flatten keep their input's parameters exactly
 	assert T["p"]["quant"] == T["r"]["quant"] and T["f"]["quant"] == T["r"]["quant"]
 	# Softmax: fixed 1/256, -128
 	assert T["s"]["quant"]["scale"] == [0.00390625] and T["s"]["quant"]["zero_point"] == [-128]
-	# every float activation is quantized; stats are kept
+	# every other float activation is quantized; stats are kept
 	for t in h["tensors"]:
-	    if t["dtype"] == "float32":
+	    if t["dtype"] == "float32" and t["name"] != "n":
 	        assert "data" not in t and "quant" in t and "stats" in t, t
 	# the whole TPC is in meta.target; history says quantize
 	assert h["meta"]["target"] == json.load(open(sys.argv[2])), h["meta"]
