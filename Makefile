@@ -63,7 +63,7 @@ ALL_OBJS := $(LIB_OBJS) $(RT_OBJS)
 
 # module.mk files may append to GEN_SRCS and set <prog>_EXTRA_OBJS and
 # <prog>_LIBS (extra link flags for that program only).
--include $(wildcard stages/*/module.mk tools/*/module.mk tests/*/module.mk)
+-include $(wildcard stages/*/module.mk tools/*/module.mk tests/*/module.mk bench/module.mk)
 
 define prog_rule
 $(1)_OBJS := $$(patsubst %.c,$$(BUILD)/%.o,$$(wildcard $(2)/*.c)) $$($(1)_EXTRA_OBJS)
