@@ -12,12 +12,7 @@ load test_helper.bash
 F="$FIXTURES/lower"
 
 build() {   # MODEL INPUT -> q.ir low.ir m.bin
-	onnx2ir "$F/qarith_$1.onnx" -o f.ir &&
-	calibrate -q --data "$F/$2" f.ir -o f.cal.ir &&
-	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir &&
-	lower q.ir -o low.ir &&
-	emit low.ir -o m.bin &&
-	irdump --json low.ir > low.json
+	int8_pipeline "$F/qarith_$1.onnx" "$F/$2"
 }
 
 # check_close MODEL INPUT STEPS: simulate == irrun on low.ir byte for byte,

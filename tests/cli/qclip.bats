@@ -9,11 +9,7 @@ load test_helper.bash
 F="$FIXTURES/lower"
 
 build() {   # -> q.ir low.ir m.bin
-	onnx2ir "$F/qclip.onnx" -o f.ir &&
-	calibrate -q --data "$F/qclip.x.npy" f.ir -o f.cal.ir &&
-	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir &&
-	lower q.ir -o low.ir &&
-	emit low.ir -o m.bin
+	int8_pipeline "$F/qclip.onnx" "$F/qclip.x.npy"
 }
 
 @test "Clip(0, 6) after Conv lowers to QClip, clamping at the bounds quantized with the input's parameters" {

@@ -11,11 +11,7 @@ load test_helper.bash
 F="$FIXTURES/lower"
 
 build() {   # MODEL -> q.ir low.ir m.bin
-	onnx2ir "$F/qconcat_$1.onnx" -o f.ir &&
-	calibrate -q --data "$F/qconcat.x.npy" f.ir -o f.cal.ir &&
-	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir &&
-	lower q.ir -o low.ir &&
-	emit low.ir -o m.bin
+	int8_pipeline "$F/qconcat_$1.onnx" "$F/qconcat.x.npy"
 }
 
 # check_close MODEL STEPS FAKE: simulate == irrun on low.ir byte for byte;

@@ -13,11 +13,7 @@ input() {   # MODEL -> its input file
 }
 
 build() {   # MODEL -> q.ir low.ir m.bin
-	onnx2ir "$F/qpool_$1.onnx" -o f.ir &&
-	calibrate -q --data "$(input "$1")" f.ir -o f.cal.ir &&
-	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir &&
-	lower q.ir -o low.ir &&
-	emit low.ir -o m.bin
+	int8_pipeline "$F/qpool_$1.onnx" "$(input "$1")"
 }
 
 # check_close MODEL STEPS: simulate == irrun on low.ir byte for byte, and

@@ -12,12 +12,7 @@ load test_helper.bash
 F="$FIXTURES/lower"
 
 build() {   # MODEL -> q.ir low.ir m.bin low.json
-	onnx2ir "$F/qshape_$1.onnx" -o f.ir &&
-	calibrate -q --data "$F/qshape.x.npy" f.ir -o f.cal.ir &&
-	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir &&
-	lower q.ir -o low.ir &&
-	emit low.ir -o m.bin &&
-	irdump --json low.ir > low.json
+	int8_pipeline "$F/qshape_$1.onnx" "$F/qshape.x.npy"
 }
 
 # check_close MODEL: simulate == irrun on low.ir byte for byte, and within

@@ -53,3 +53,15 @@ check_keras() {
 	run -0 irrun m.ir --input "$m.input.npy" -o y.npy
 	run -0 npy_close y.npy "$m.output.npy" 1e-4
 }
+
+# int8_pipeline MODEL.onnx DATA: the default int8 pipeline, in the current
+# folder: f.ir, f.cal.ir, q.ir (tpc/int8.json), low.ir, m.bin, and low.json
+# (irdump --json of low.ir).
+int8_pipeline() {
+	onnx2ir "$1" -o f.ir &&
+	calibrate -q --data "$2" f.ir -o f.cal.ir &&
+	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir &&
+	lower q.ir -o low.ir &&
+	emit low.ir -o m.bin &&
+	irdump --json low.ir > low.json
+}

@@ -9,28 +9,17 @@
 
 #include "check.h"
 #include "qp_runtime.h"
+#include "rt_view.h"
 
-static qp_rt_tensor view(int rank, const int32_t *dims, int32_t zp, void *data)
+/* Scale 1: these kernels read only the zero points and the multipliers. */
+static qp_rt_tensor view1(int rank, const int32_t *dims, int32_t zp, void *data)
 {
-	qp_rt_tensor t;
-
-	memset(&t, 0, sizeof t);
-	t.dtype = QP_RT_INT8;
-	t.rank = rank;
-	memcpy(t.dims, dims, sizeof *dims * (size_t)rank);
-	t.scale = 1.0f;
-	t.zero_point = zp;
-	t.data = data;
-	return t;
+	return view(rank, dims, 1.0f, zp, data);
 }
 
 #define M075 1610612736   /* 0.75 * 2^31 */
 #define M05  (1 << 30)    /* 0.5 * 2^31 */
 
-static int same(const int8_t *y, const int8_t *want, int n)
-{
-	return memcmp(y, want, (size_t)n) == 0;
-}
 
 /* Squeeze-excite: a [1, 2, 1, 3] times the gate b [1, 2, 1, 1], real
  * multiplier 0.5, zero points a 0, b 1, y -1. */
@@ -41,8 +30,8 @@ static void test_mul_broadcast(void)
 	int8_t a[6] = {4, -3, 100, 7, -5, 127};
 	int8_t b[2] = {4, -2};   /* b_d 3 and -3 */
 	int8_t y[6];
-	qp_rt_tensor ta = view(4, da, 0, a), tb = view(4, db, 1, b);
-	qp_rt_tensor ty = view(4, da, -1, y), tbad = view(4, dbad, -1, y);
+	qp_rt_tensor ta = view1(4, da, 0, a), tb = view1(4, db, 1, b);
+	qp_rt_tensor ty = view1(4, da, -1, y), tbad = view1(4, dbad, -1, y);
 	const qp_rt_tensor *ins[2] = {&ta, &tb}, *outs[1] = {&ty}, *bad[1] = {&tbad};
 	int32_t p[4] = {-128, 127, M05, 0};
 	static const int8_t want[6] = {
@@ -70,8 +59,8 @@ static void test_add_sub_broadcast(void)
 	static const int32_t da[2] = {2, 1}, db[1] = {3}, dy[2] = {2, 3};
 	static const int32_t dbad[2] = {2, 4};
 	int8_t a[2] = {120, -7}, b[3] = {3, -3, 120}, y[8];
-	qp_rt_tensor ta = view(2, da, 0, a), tb = view(1, db, 0, b);
-	qp_rt_tensor ty = view(2, dy, 2, y), tbad = view(2, dbad, 2, y);
+	qp_rt_tensor ta = view1(2, da, 0, a), tb = view1(1, db, 0, b);
+	qp_rt_tensor ty = view1(2, dy, 2, y), tbad = view1(2, dbad, 2, y);
 	const qp_rt_tensor *ins[2] = {&ta, &tb}, *outs[1] = {&ty}, *bad[1] = {&tbad};
 	int32_t p[9] = {-128, 127, 0, M05, M05, M05, 1, 0, 1};
 	static const int8_t want_add[6] = {
@@ -112,8 +101,8 @@ static void test_affine(void)
 {
 	static const int32_t dx[3] = {1, 2, 3}, d3[3] = {1, 3, 2};
 	int8_t x[6] = {2, -10, 127, -128, 0, 30}, y[6];
-	qp_rt_tensor tx = view(3, dx, 1, x), ty = view(3, dx, -3, y);
-	qp_rt_tensor tx3 = view(3, d3, 1, x), ty3 = view(3, d3, -3, y);
+	qp_rt_tensor tx = view1(3, dx, 1, x), ty = view1(3, dx, -3, y);
+	qp_rt_tensor tx3 = view1(3, d3, 1, x), ty3 = view1(3, d3, -3, y);
 	const qp_rt_tensor *ins[1] = {&tx}, *outs[1] = {&ty};
 	const qp_rt_tensor *ins3[1] = {&tx3}, *outs3[1] = {&ty3};
 	int32_t p[10] = {1, -45, 127, 2, M05, -M075, 1, 3, 5, -2};

@@ -9,21 +9,8 @@
 #include "check.h"
 #include "lowered.h"
 #include "qp_runtime.h"
+#include "rt_view.h"
 
-static qp_rt_tensor view(int rank, const int32_t *dims, float scale, int32_t zp,
-			 void *data)
-{
-	qp_rt_tensor t;
-
-	memset(&t, 0, sizeof t);
-	t.dtype = QP_RT_INT8;
-	t.rank = rank;
-	memcpy(t.dims, dims, sizeof *dims * (size_t)rank);
-	t.scale = scale;
-	t.zero_point = zp;
-	t.data = data;
-	return t;
-}
 
 #define M075 1610612736   /* 0.75 * 2^31 */
 #define M05  (1 << 30)    /* 0.5 * 2^31 */

@@ -9,26 +9,9 @@
 
 #include "check.h"
 #include "qp_runtime.h"
+#include "rt_view.h"
 
-static qp_rt_tensor view(int rank, const int32_t *dims, float scale, int32_t zp,
-			 void *data)
-{
-	qp_rt_tensor t;
 
-	memset(&t, 0, sizeof t);
-	t.dtype = QP_RT_INT8;
-	t.rank = rank;
-	memcpy(t.dims, dims, sizeof *dims * (size_t)rank);
-	t.scale = scale;
-	t.zero_point = zp;
-	t.data = data;
-	return t;
-}
-
-static int same(const int8_t *a, const int8_t *b, int n)
-{
-	return memcmp(a, b, (size_t)n) == 0;
-}
 
 static void test_maxpool_1d(void)
 {

@@ -7,26 +7,9 @@
 
 #include "check.h"
 #include "qp_runtime.h"
+#include "rt_view.h"
 
-static qp_rt_tensor view(int rank, const int32_t *dims, float scale, int32_t zp,
-			 void *data)
-{
-	qp_rt_tensor t;
 
-	memset(&t, 0, sizeof t);
-	t.dtype = QP_RT_INT8;
-	t.rank = rank;
-	memcpy(t.dims, dims, sizeof *dims * (size_t)rank);
-	t.scale = scale;
-	t.zero_point = zp;
-	t.data = data;
-	return t;
-}
-
-static int same(const int8_t *a, const int8_t *b, int n)
-{
-	return memcmp(a, b, (size_t)n) == 0;
-}
 
 /* x = np.arange(24).reshape(2, 3, 4) - 12; y = x.transpose(2, 0, 1). */
 static void test_transpose_3d(void)
