@@ -230,27 +230,14 @@ PY
 @test "the binary's records: QAffine is opcode 18 with axis act_min act_max frac_bits multiplier shift offset; Sub a QAdd (7)" {
 	need_numpy
 	build ops qarith.x.npy
-	"$PY" - m.bin low.json <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
+	PYTHONPATH="$QPIPE_TOP/tests/fixtures/gen" "$PY" - m.bin low.json <<'PY'
+import json, sys
+from qpbin import records, node_params as params
 g = json.load(open(sys.argv[2]))
-def params(n, keys):
-    out = []
-    for k in keys:
-        v = n["attrs"][k]
-        out += v["ints"] if "ints" in v else [v["int"]]
-    return out
 keys = {"QAffine": (18, ("axis", "act_min", "act_max", "frac_bits", "multiplier", "shift", "offset")),
         "QAdd": (7, ("act_min", "act_max", "left_shift", "multiplier", "shift"))}
 want = [(keys[n["op"]][0], params(n, keys[n["op"]][1])) for n in g["graph"]["nodes"] if n["op"] in keys]
-ops_off, ops_len = struct.unpack_from("<II", b, 44)
-pos, found = ops_off, []
-while pos < ops_off + ops_len:
-    code, n_in, n_out, n_par = struct.unpack_from("<4H", b, pos)
-    ints = struct.unpack_from("<%di" % (n_in + n_out + n_par), b, pos + 8)
-    if code in (7, 18):
-        found.append((code, list(ints[n_in + n_out:])))
-    pos += 8 + 4 * (n_in + n_out + n_par)
+found = [(code, p) for code, _, _, p in records(sys.argv[1]) if code in (7, 18)]
 assert len(want) == 4 and found == want, (found, want)
 assert found[0][1][4] < 0, found[0]    # Sub: b's multiplier negated
 PY

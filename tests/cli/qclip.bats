@@ -61,19 +61,12 @@ PY
 	need_numpy
 	build
 	irdump --json low.ir > low.json
-	"$PY" - m.bin low.json <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
+	PYTHONPATH="$QPIPE_TOP/tests/fixtures/gen" "$PY" - m.bin low.json <<'PY'
+import json, sys
+from qpbin import records
 g = json.load(open(sys.argv[2]))
 attrs = [n for n in g["graph"]["nodes"] if n["op"] == "QClip"][0]["attrs"]
-ops_off, ops_len = struct.unpack_from("<II", b, 44)
-pos, found = ops_off, []
-while pos < ops_off + ops_len:
-    code, n_in, n_out, n_par = struct.unpack_from("<4H", b, pos)
-    ints = struct.unpack_from("<%di" % (n_in + n_out + n_par), b, pos + 8)
-    if code == 12:
-        found.append((n_in, n_out, list(ints[n_in + n_out:])))
-    pos += 8 + 4 * (n_in + n_out + n_par)
+found = [(n_in, n_out, p) for code, n_in, n_out, p in records(sys.argv[1]) if code == 12]
 want = (1, 1, [attrs["act_min"]["int"], attrs["act_max"]["int"]])
 assert found == [want], (found, want)
 PY

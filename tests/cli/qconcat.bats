@@ -123,30 +123,17 @@ PY
 	need_numpy
 	build shuffle
 	irdump --json low.ir > low.json
-	"$PY" - m.bin low.json <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
+	PYTHONPATH="$QPIPE_TOP/tests/fixtures/gen" "$PY" - m.bin low.json <<'PY'
+import json, sys
+from qpbin import records, node_params as params
 g = json.load(open(sys.argv[2]))
-def params(n, keys):
-    out = []
-    for k in keys:
-        v = n["attrs"][k]
-        out += v["ints"] if "ints" in v else [v["int"]]
-    return out
 want = []
 for n in g["graph"]["nodes"]:
     if n["op"] == "QConcat":
         want.append((14, len(n["inputs"]), params(n, ("axis", "multiplier", "shift"))))
     elif n["op"] == "QSlice":
         want.append((15, 1, params(n, ("starts", "ends", "steps"))))
-ops_off, ops_len = struct.unpack_from("<II", b, 44)
-pos, found = ops_off, []
-while pos < ops_off + ops_len:
-    code, n_in, n_out, n_par = struct.unpack_from("<4H", b, pos)
-    ints = struct.unpack_from("<%di" % (n_in + n_out + n_par), b, pos + 8)
-    if code in (14, 15):
-        found.append((code, n_in, list(ints[n_in + n_out:])))
-    pos += 8 + 4 * (n_in + n_out + n_par)
+found = [(code, n_in, p) for code, n_in, _, p in records(sys.argv[1]) if code in (14, 15)]
 assert len(want) == 5 and found == want, (found, want)
 PY
 }

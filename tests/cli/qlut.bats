@@ -150,19 +150,11 @@ PY
 @test "the binary's QLut record is opcode 13 with the 256 table entries as parameters (docs/binary.md)" {
 	need_numpy
 	build sigmoid
-	"$PY" - sigmoid.bin <<PY
+	PYTHONPATH="$QPIPE_TOP/tests/fixtures/gen" "$PY" - sigmoid.bin <<PY
 $PYLIB
-import struct
-b = open(sys.argv[1], "rb").read()
+from qpbin import records
 table = lut("sigmoid.json")[0]
-ops_off, ops_len = struct.unpack_from("<II", b, 44)
-pos, found = ops_off, []
-while pos < ops_off + ops_len:
-    code, n_in, n_out, n_par = struct.unpack_from("<4H", b, pos)
-    ints = struct.unpack_from("<%di" % (n_in + n_out + n_par), b, pos + 8)
-    if code == 13:
-        found.append((n_in, n_out, list(ints[n_in + n_out:])))
-    pos += 8 + 4 * (n_in + n_out + n_par)
+found = [(n_in, n_out, p) for code, n_in, n_out, p in records(sys.argv[1]) if code == 13]
 assert found == [(1, 1, [int(v) for v in table])], found
 PY
 }

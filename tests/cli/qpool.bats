@@ -158,17 +158,10 @@ PY
 @test "the binary's records: QResize is opcode 19 with mode, coord, nearest, num_h, num_w, den_h, den_w" {
 	need_numpy
 	build bilinear_ac
-	"$PY" - m.bin <<'PY'
-import struct, sys
-b = open(sys.argv[1], "rb").read()
-ops_off, ops_len = struct.unpack_from("<II", b, 44)
-pos, found = ops_off, []
-while pos < ops_off + ops_len:
-    code, n_in, n_out, n_par = struct.unpack_from("<4H", b, pos)
-    ints = struct.unpack_from("<%di" % (n_in + n_out + n_par), b, pos + 8)
-    if code == 19:
-        found.append((n_in, n_out, list(ints[n_in + n_out:])))
-    pos += 8 + 4 * (n_in + n_out + n_par)
+	PYTHONPATH="$QPIPE_TOP/tests/fixtures/gen" "$PY" - m.bin <<'PY'
+import sys
+from qpbin import records
+found = [(n_in, n_out, p) for code, n_in, n_out, p in records(sys.argv[1]) if code == 19]
 assert found == [(1, 1, [1, 0, 0, 7, 7, 15, 15])], found
 PY
 }

@@ -171,30 +171,17 @@ PY
 	need_numpy
 	for m in shuffle pad_value; do
 		build $m
-		"$PY" - m.bin low.json <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
+		PYTHONPATH="$QPIPE_TOP/tests/fixtures/gen" "$PY" - m.bin low.json <<'PY'
+import json, sys
+from qpbin import records, node_params as params
 g = json.load(open(sys.argv[2]))
-def params(n, keys):
-    out = []
-    for k in keys:
-        v = n["attrs"][k]
-        out += v["ints"] if "ints" in v else [v["int"]]
-    return out
 want = []
 for n in g["graph"]["nodes"]:
     if n["op"] == "QTranspose":
         want.append((16, params(n, ("perm",))))
     elif n["op"] == "QPad":
         want.append((17, params(n, ("mode", "value", "pads"))))
-ops_off, ops_len = struct.unpack_from("<II", b, 44)
-pos, found = ops_off, []
-while pos < ops_off + ops_len:
-    code, n_in, n_out, n_par = struct.unpack_from("<4H", b, pos)
-    ints = struct.unpack_from("<%di" % (n_in + n_out + n_par), b, pos + 8)
-    if code in (16, 17):
-        found.append((code, list(ints[n_in + n_out:])))
-    pos += 8 + 4 * (n_in + n_out + n_par)
+found = [(code, p) for code, _, _, p in records(sys.argv[1]) if code in (16, 17)]
 assert len(want) == 1 and found == want, (found, want)
 PY
 	done
