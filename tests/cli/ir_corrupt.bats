@@ -114,28 +114,14 @@ PY
 # again per docs/ir.md (same blob, fresh checksum), so the damage gets past
 # the frame checks and reaches the header checks.
 reframe() {
-	"$PY" - "$TINY" "$1" "$2" <<'PY'
-import json, struct, sys
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
-al = lambda n, a: (n + a - 1) // a * a
-d = open(sys.argv[1], "rb").read()
-hl = struct.unpack("<Q", d[16:24])[0]
-blob = d[al(24 + hl, 64):len(d) - 16]
-h = json.loads(d[24:24 + hl])
+	"$PY" - "$TINY" "$1" "$2" "$QPIPE_TOP/tests/fixtures/gen" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[4]); import qpir
+text, blob = qpir.unframe(open(sys.argv[1], "rb").read())
+h = json.loads(text)
 t = {x["name"]: x for x in h["tensors"]}
 exec(sys.argv[2])
-text = json.dumps(h, separators=(",", ":")).encode()
-out = d[:16] + struct.pack("<Q", len(text)) + text
-out += b"\0" * (al(len(out), 64) - len(out)) + blob
-out += struct.pack("<Q", len(out) + 16)
-out += struct.pack("<I", crc32c(out)) + b"QPEN"
-open(sys.argv[3], "wb").write(out)
+open(sys.argv[3], "wb").write(qpir.frame(json.dumps(h, separators=(",", ":")).encode(), blob))
 PY
 }
 

@@ -43,28 +43,13 @@ PY
 # (hex) everywhere, framed again with a fresh checksum (docs/ir.md section
 # 1), so only the header's text is wrong.
 reframe() {
-	"$PY" - "$TINY" "$@" <<'PY'
-import struct, sys
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
-al = lambda n, a: (n + a - 1) // a * a
-d = open(sys.argv[1], "rb").read()
-hl = struct.unpack("<Q", d[16:24])[0]
-blob = d[al(24 + hl, 64):len(d) - 16]
+	"$PY" - "$TINY" "$@" "$QPIPE_TOP/tests/fixtures/gen" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[5]); import qpir
+h, blob = qpir.unframe(open(sys.argv[1], "rb").read())
 old, new = bytes.fromhex(sys.argv[3]), bytes.fromhex(sys.argv[4])
-h = d[24:24 + hl]
 assert old in h
-h = h.replace(old, new)
-out = d[:16] + struct.pack("<Q", len(h)) + h
-out += b"\0" * (al(len(out), 64) - len(out)) + blob
-out += struct.pack("<Q", len(out) + 16)
-out += struct.pack("<I", crc32c(out)) + b"QPEN"
-open(sys.argv[2], "wb").write(out)
+open(sys.argv[2], "wb").write(qpir.frame(h.replace(old, new), blob))
 PY
 }
 
