@@ -11,20 +11,6 @@
 
 /* ---- requantization (docs/ir.md section 6) -------------------------------- */
 
-int32_t qp_rt_srdhm(int32_t a, int32_t b)
-{
-	int64_t ab, nudge;
-
-	/* The one product that does not fit: (-1) * (-1) in Q31 is +1. */
-	if (a == INT32_MIN && b == INT32_MIN)
-		return INT32_MAX;
-	ab = (int64_t)a * (int64_t)b;
-	nudge = ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
-	/* C division truncates toward zero, which with the nudge gives
-	 * round-half-away-from-zero of ab / 2^31. */
-	return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-}
-
 /* Floor division by 2^e without relying on the implementation-defined
  * right shift of negative numbers. */
 static int32_t floor_shift(int32_t x, int e)
@@ -58,13 +44,38 @@ static int32_t sat32(int64_t v)
 	return (int32_t)v;
 }
 
+/* Floor division of an int64 by 2^e, 0 <= e <= 62, without relying on the
+ * implementation-defined right shift of negative numbers. */
+static int64_t floor_shift64(int64_t x, int e)
+{
+	if (x >= 0)
+		return x >> e;
+	return ~((~x) >> e);
+}
+
+/* One rounding of x * multiplier / 2^(31 - shift), ties toward +infinity
+ * (TFLite's TFLITE_SINGLE_ROUNDING, CMSIS-NN's single-rounding requantize):
+ * gemmlowp's SRDHM followed by a rounding shift rounds twice, and those
+ * one-step flips are what made the device disagree with fake quantization
+ * on deep nets (docs/decisions.md).  |x * multiplier| < 2^62, so int64 holds
+ * it.  A multiplier of exactly 2^30 is a power-of-two ratio (the IMX500's
+ * power-of-two activations): it is a pure rounding shift, same value. */
 int32_t qp_rt_requant(int32_t x, int32_t multiplier, int shift)
 {
-	int left = shift > 0 ? shift : 0;
-	int right = shift > 0 ? 0 : -shift;
-	int32_t v = left ? sat32((int64_t)x * ((int64_t)1 << left)) : x;
+	int n, k;
 
-	return qp_rt_rdivpot(qp_rt_srdhm(v, multiplier), right);
+	if (shift > 30)
+		shift = 30;
+	if (shift < -31)
+		shift = -31;
+	if (multiplier == (int32_t)1 << 30) {
+		k = 1 - shift;
+		if (k <= 0)
+			return sat32((int64_t)x * ((int64_t)1 << -k));
+		return sat32(floor_shift64((int64_t)x + ((int64_t)1 << (k - 1)), k));
+	}
+	n = 31 - shift;
+	return sat32(floor_shift64((int64_t)x * multiplier + ((int64_t)1 << (n - 1)), n));
 }
 
 static int32_t clamp32(int32_t v, int32_t lo, int32_t hi)

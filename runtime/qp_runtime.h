@@ -32,8 +32,8 @@
 
 #include "qp_ops.h"
 
-#define QP_BIN_VERSION_MAJOR 0
-#define QP_BIN_VERSION_MINOR 1
+#define QP_BIN_VERSION_MAJOR 1
+#define QP_BIN_VERSION_MINOR 0
 #define QP_BIN_HEADER_SIZE 64
 #define QP_BIN_TENSOR_SIZE 64
 #define QP_BIN_TRAILER_SIZE 8
@@ -155,12 +155,11 @@ void qp_rt_op_run(int opcode, const qp_rt_tensor *const *in, int n_in,
 		  const qp_rt_tensor *const *out, int n_out,
 		  const int32_t *params, int n_params);
 
-/* The requantization rule (docs/ir.md section 6), gemmlowp/TFLite style.
- * multiplier in [0, 2^31), shift in [-31, 30]: x * multiplier * 2^(shift-31)
- * rounded to nearest.  Left shifts saturate to int32; the doubling high
- * multiply rounds ties toward +infinity (gemmlowp's nudge) and saturates
- * INT32_MIN*INT32_MIN; the right shift rounds ties away from zero. */
-int32_t qp_rt_srdhm(int32_t a, int32_t b);
+/* The requantization rule (docs/ir.md section 6).  qp_rt_requant:
+ * multiplier in [0, 2^31), shift in [-31, 30]: x * multiplier / 2^(31-shift)
+ * rounded once to nearest, ties toward +infinity, saturated to int32.
+ * qp_rt_rdivpot: x / 2^exponent rounded to nearest, ties away from zero
+ * (QAffine's fixed-point offset). */
 int32_t qp_rt_rdivpot(int32_t x, int exponent);
 int32_t qp_rt_requant(int32_t x, int32_t multiplier, int shift);
 /* round-half-away-from-zero((double)x / scale) + zero_point, clamped to

@@ -21,9 +21,9 @@ lowered() {
 	lowered
 	run emit low.ir -o m.bin
 	[ "$status" -eq 0 ]
-	# magic 89 'QPB' \r \n 1a \n, major 0, minor 1
-	[ "$(od -An -tx1 -N12 m.bin | tr -d ' \n')" = "89515042 0d0a1a0a00000100" ] ||
-	[ "$(od -An -tx1 -N12 m.bin | tr -d ' \n')" = "895150420d0a1a0a00000100" ]
+	# magic 89 'QPB' \r \n 1a \n, major 1, minor 0
+	[ "$(od -An -tx1 -N12 m.bin | tr -d ' \n')" = "89515042 0d0a1a0a01000000" ] ||
+	[ "$(od -An -tx1 -N12 m.bin | tr -d ' \n')" = "895150420d0a1a0a01000000" ]
 	# trailer ends with QPBE
 	[ "$(tail -c 4 m.bin)" = "QPBE" ]
 }

@@ -1,8 +1,8 @@
 /* QMul and QAdd with numpy broadcasting, Sub as QAdd with a negated
  * multiplier, and QAffine (runtime/kernels.c), against hand calculation.
  * The requantization rule is docs/ir.md section 6: requant(x, M, shift) =
- * rdivpot(srdhm(x * 2^left, M), right); srdhm rounds ties toward
- * +infinity, rdivpot ties away from zero.  Every expected integer is
+ * x * M / 2^(31 - shift) rounded once, ties toward +infinity; QAffine's
+ * offset step rdivpot rounds ties away from zero.  Every expected integer is
  * worked out in the comment next to it. */
 #include <stdint.h>
 #include <string.h>

@@ -69,17 +69,17 @@ static void test_avgpool_1d(void)
 	int32_t p[13] = {1, 3, 1, 1, 0, 1, 0, 1, 0, -128, 127, M13, -1};
 	/* x - zp = 8, -5, 5, 98.  count_include_pad 0: the edge windows hold 2
 	 * values and are rescaled to the full window first, rounded half
-	 * away from zero; then srdhm(acc, M13), rdivpot(., 1), + zp -1.
-	 * w0: 8 - 5 = 3 -> 3 * 3 / 2 = 4.5 -> 5; srdhm 3.33 -> 3; 1.5 -> 2; 1
-	 * w1: 8 - 5 + 5 = 8; srdhm 5.33 -> 5; 2.5 -> 3; 2
-	 * w2: -5 + 5 + 98 = 98; srdhm 65.33 -> 65; 32.5 -> 33; 32
-	 * w3: 5 + 98 = 103 -> 309 / 2 = 154.5 -> 155; srdhm 103.33 -> 103;
-	 *     51.5 -> 52; 51 */
+	 * away from zero; then acc * M13 / 2^32 (= acc / 3, M13 a hair below
+	 * 2/3 * 2^31) rounded once, + zp -1.
+	 * w0: 8 - 5 = 3 -> 3 * 3 / 2 = 4.5 -> 5; 1.67 -> 2; 1
+	 * w1: 8 - 5 + 5 = 8; 2.67 -> 3; 2
+	 * w2: -5 + 5 + 98 = 98; 32.67 -> 33; 32
+	 * w3: 5 + 98 = 103 -> 309 / 2 = 154.5 -> 155; 51.67 -> 52; 51 */
 	static const int8_t want[4] = {1, 2, 32, 51};
 	/* count_include_pad 1: every window counts 3 (the padded input).
-	 * w0: 3; srdhm 2; rdivpot(2, 1) = 1; 0.  w3: 103; srdhm 68.67 -> 69;
-	 * 34.5 -> 35; 34. */
-	static const int8_t want_cip[4] = {0, 2, 32, 34};
+	 * w0: 3 -> 0.99999... -> 1; 0.  w3: 103 -> 34.33 -> 34; 33 (rounding
+	 * twice, SRDHM 68.67 -> 69 then 34.5 -> 35, gave 34). */
+	static const int8_t want_cip[4] = {0, 2, 32, 33};
 
 	CHECK(qp_rt_op_check(QP_OP_QAVGPOOL, ins, 1, outs, 1, p, 13) == QP_OK);
 	qp_rt_op_run(QP_OP_QAVGPOOL, ins, 1, outs, 1, p, 13);

@@ -12,25 +12,6 @@
 
 #define Q30 (1 << 30)
 
-static void test_srdhm(void)
-{
-	/* (-1) * (-1) in Q31 is +1, which does not fit: saturates. */
-	CHECK(qp_rt_srdhm(INT32_MIN, INT32_MIN) == INT32_MAX);
-	/* -2^31 (2^31 - 1) / 2^31 = -2^31 + 1 exactly. */
-	CHECK(qp_rt_srdhm(INT32_MIN, INT32_MAX) == INT32_MIN + 1);
-	CHECK(qp_rt_srdhm(Q30, Q30) == (1 << 29));     /* 0.5 * 0.5 */
-	/* x * 2^30 / 2^31 = x / 2: ties go toward +infinity (gemmlowp's
-	 * nudge 1 - 2^30 for negative products). */
-	CHECK(qp_rt_srdhm(3, Q30) == 2);     /* 1.5 -> 2 */
-	CHECK(qp_rt_srdhm(-3, Q30) == -1);   /* -1.5 -> -1 */
-	CHECK(qp_rt_srdhm(5, Q30) == 3);     /* 2.5 -> 3 */
-	CHECK(qp_rt_srdhm(-5, Q30) == -2);   /* -2.5 -> -2 */
-	CHECK(qp_rt_srdhm(1, Q30) == 1);     /* 0.5 -> 1 */
-	CHECK(qp_rt_srdhm(-1, Q30) == 0);    /* -0.5 -> 0 */
-	CHECK(qp_rt_srdhm(-7, Q30) == -3);   /* -3.5 -> -3 */
-	CHECK(qp_rt_srdhm(0, INT32_MIN) == 0);
-}
-
 static void test_rdivpot(void)
 {
 	/* Ties away from zero, on both sides. */
@@ -51,21 +32,46 @@ static void test_rdivpot(void)
 
 static void test_requant(void)
 {
+	const int32_t m875 = 1879048192;	/* 0.875 * 2^31 */
+
 	/* (2^30, 1) is the multiplier 1.0: identity. */
 	CHECK(qp_rt_requant(100, Q30, 1) == 100);
 	CHECK(qp_rt_requant(-100, Q30, 1) == -100);
-	/* 7 * 0.25: srdhm(7, 2^30) = 3.5 -> 4, then 4 / 2 = 2 (1.75 -> 2). */
-	CHECK(qp_rt_requant(7, Q30, -1) == 2);
-	/* -7 * 0.25: srdhm -> -3 (tie toward +inf), then -1.5 -> -2. */
-	CHECK(qp_rt_requant(-7, Q30, -1) == -2);
-	/* -6 / 8: srdhm -> -3, then -0.75 -> -1. */
-	CHECK(qp_rt_requant(-6, Q30, -2) == -1);
-	/* Left shift saturates before the multiply: INT32_MAX * 4 -> INT32_MAX,
-	 * then * 0.5 = 2^30 - 0.5 -> 2^30. */
-	CHECK(qp_rt_requant(INT32_MAX, Q30, 2) == Q30);
-	CHECK(qp_rt_requant(INT32_MIN, Q30, 2) == -Q30);
-	CHECK(qp_rt_requant(INT32_MIN, INT32_MIN, 0) == INT32_MAX);
+	/* (2^30, s) is 2^(s-1): pure shifts, ties toward +infinity. */
+	CHECK(qp_rt_requant(7, Q30, -1) == 2);		/* 1.75 */
+	CHECK(qp_rt_requant(-7, Q30, -1) == -2);	/* -1.75 */
+	CHECK(qp_rt_requant(-6, Q30, -2) == -1);	/* -0.75 */
+	CHECK(qp_rt_requant(-3, Q30, 0) == -1);		/* -1.5 tie */
+	CHECK(qp_rt_requant(3, Q30, 0) == 2);		/* 1.5 tie */
+	CHECK(qp_rt_requant(-5, Q30, -1) == -1);	/* -1.25 */
+	/* -0.5 ties up to 0 (the old SRDHM + RDIVPOT gave -2 then -1). */
+	CHECK(qp_rt_requant(-4, Q30, -2) == 0);
+	CHECK(qp_rt_requant(5, Q30, 3) == 20);		/* 5 * 4, exact */
+	/* One rounding: 1 * 0.875 / 2 = 0.4375 -> 0.  Rounding twice gave
+	 * 1: SRDHM 0.875 -> 1, then 1 / 2 = 0.5 -> 1.  Same on the negative
+	 * side: -0.4375 -> 0 (twice: -1, then -0.5 -> -1). */
+	CHECK(qp_rt_requant(1, m875, -1) == 0);
+	CHECK(qp_rt_requant(-1, m875, -1) == 0);
+	/* 3 * 0.875 = 2.625 -> 3; -2.625 -> -3; 4 * 0.875 / 2 = 1.75 -> 2. */
+	CHECK(qp_rt_requant(3, m875, 0) == 3);
+	CHECK(qp_rt_requant(-3, m875, 0) == -3);
+	CHECK(qp_rt_requant(4, m875, -1) == 2);
+	/* A tie on a non-power-of-two multiplier: 0.75 * 2 = 1.5 -> 2,
+	 * -1.5 -> -1. */
+	CHECK(qp_rt_requant(2, 3 << 29, 0) == 2);
+	CHECK(qp_rt_requant(-2, 3 << 29, 0) == -1);
+	/* Saturation: INT32_MAX * 2 and INT32_MIN * 2 do not fit. */
+	CHECK(qp_rt_requant(INT32_MAX, Q30, 2) == INT32_MAX);
+	CHECK(qp_rt_requant(INT32_MIN, Q30, 2) == INT32_MIN);
+	/* (2^31 - 1)^2 / 2^62 = 0.99999... -> 1; INT32_MIN (2^31 - 1) / 2^62
+	 * = -0.99999... -> -1; the largest product with the smallest shift
+	 * (n = 1) saturates. */
+	CHECK(qp_rt_requant(INT32_MAX, INT32_MAX, -31) == 1);
+	CHECK(qp_rt_requant(INT32_MIN, INT32_MAX, -31) == -1);
+	CHECK(qp_rt_requant(INT32_MIN, INT32_MAX, 30) == INT32_MIN);
+	CHECK(qp_rt_requant(INT32_MAX, INT32_MAX, 30) == INT32_MAX);
 	CHECK(qp_rt_requant(12345, 0, 0) == 0);
+	CHECK(qp_rt_requant(-12345, 0, -31) == 0);
 }
 
 static void test_quantize_multiplier(void)
@@ -372,7 +378,7 @@ static void build_binary(unsigned char *b)
 
 	memset(b, 0, BIN_LEN);
 	memcpy(b, magic, 8);
-	b[10] = 1;                     /* minor */
+	b[8] = QP_BIN_VERSION_MAJOR;     /* major (minor 0) */
 	put32(b + 16, BIN_LEN);
 	put32(b + 20, 6);              /* tensors */
 	put32(b + 24, 3);              /* ops */
@@ -487,7 +493,7 @@ static void test_binary_rejects(void)
 	c[0] = 'X';
 	CHECK(qp_model_check(c, BIN_LEN) == QP_E_MAGIC);
 	memcpy(c, b, BIN_LEN);
-	c[8] = 1;   /* major 1 */
+	c[8] = 2;   /* major 2 */
 	CHECK(qp_model_check(c, BIN_LEN) == QP_E_VERSION);
 	memcpy(c, b, BIN_LEN);
 	c[BIN_LEN - 8] ^= 1;
@@ -501,7 +507,6 @@ static void test_binary_rejects(void)
 
 int main(void)
 {
-	TEST(test_srdhm);
 	TEST(test_rdivpot);
 	TEST(test_requant);
 	TEST(test_quantize_multiplier);
