@@ -44,17 +44,19 @@ static int32_t sat32(int64_t v)
 	return (int32_t)v;
 }
 
-/* Floor division of an int64 by 2^e, 0 <= e <= 62, without relying on the
- * implementation-defined right shift of negative numbers. */
-static int64_t floor_shift64(int64_t x, int e)
+/* x / 2^e for 0 <= e <= 62, rounded to nearest with ties away from zero,
+ * the rounding of fake quantization (round()), so an exact tie (common with
+ * power-of-two scales) goes the same way on the device. */
+static int64_t round_shift64(int64_t x, int e)
 {
+	int64_t half = e > 0 ? (int64_t)1 << (e - 1) : 0;
+
 	if (x >= 0)
-		return x >> e;
-	return ~((~x) >> e);
+		return (x + half) >> e;
+	return -((-x + half) >> e);
 }
 
-/* One rounding of x * multiplier / 2^(31 - shift), ties toward +infinity
- * (TFLite's TFLITE_SINGLE_ROUNDING, CMSIS-NN's single-rounding requantize):
+/* One rounding of x * multiplier / 2^(31 - shift), ties away from zero:
  * gemmlowp's SRDHM followed by a rounding shift rounds twice, and those
  * one-step flips are what made the device disagree with fake quantization
  * on deep nets (docs/decisions.md).  |x * multiplier| < 2^62, so int64 holds
@@ -62,7 +64,7 @@ static int64_t floor_shift64(int64_t x, int e)
  * power-of-two activations): it is a pure rounding shift, same value. */
 int32_t qp_rt_requant(int32_t x, int32_t multiplier, int shift)
 {
-	int n, k;
+	int k;
 
 	if (shift > 30)
 		shift = 30;
@@ -72,10 +74,9 @@ int32_t qp_rt_requant(int32_t x, int32_t multiplier, int shift)
 		k = 1 - shift;
 		if (k <= 0)
 			return sat32((int64_t)x * ((int64_t)1 << -k));
-		return sat32(floor_shift64((int64_t)x + ((int64_t)1 << (k - 1)), k));
+		return sat32(round_shift64(x, k));
 	}
-	n = 31 - shift;
-	return sat32(floor_shift64((int64_t)x * multiplier + ((int64_t)1 << (n - 1)), n));
+	return sat32(round_shift64((int64_t)x * multiplier, 31 - shift));
 }
 
 static int32_t clamp32(int32_t v, int32_t lo, int32_t hi)

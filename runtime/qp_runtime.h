@@ -157,7 +157,7 @@ void qp_rt_op_run(int opcode, const qp_rt_tensor *const *in, int n_in,
 
 /* The requantization rule (docs/ir.md section 6).  qp_rt_requant:
  * multiplier in [0, 2^31), shift in [-31, 30]: x * multiplier / 2^(31-shift)
- * rounded once to nearest, ties toward +infinity, saturated to int32.
+ * rounded once to nearest, ties away from zero, saturated to int32.
  * qp_rt_rdivpot: x / 2^exponent rounded to nearest, ties away from zero
  * (QAffine's fixed-point offset). */
 int32_t qp_rt_rdivpot(int32_t x, int exponent);

@@ -1,7 +1,7 @@
 /* QMul and QAdd with numpy broadcasting, Sub as QAdd with a negated
  * multiplier, and QAffine (runtime/kernels.c), against hand calculation.
  * The requantization rule is docs/ir.md section 6: requant(x, M, shift) =
- * x * M / 2^(31 - shift) rounded once, ties toward +infinity; QAffine's
+ * x * M / 2^(31 - shift) rounded once, ties away from zero; QAffine's
  * offset step rdivpot rounds ties away from zero.  Every expected integer is
  * worked out in the comment next to it. */
 #include <stdint.h>
@@ -35,12 +35,12 @@ static void test_mul_broadcast(void)
 	const qp_rt_tensor *ins[2] = {&ta, &tb}, *outs[1] = {&ty}, *bad[1] = {&tbad};
 	int32_t p[4] = {-128, 127, M05, 0};
 	static const int8_t want[6] = {
-		/* channel 0, b_d 3: 12 * 0.5 = 6 -> 5; -9 * 0.5 = -4.5 ties up to
-		 * -4 -> -5; 300 * 0.5 = 150 -> 149 saturates to 127 */
-		5, -5, 127,
-		/* channel 1, b_d -3: -21 -> -10.5 ties up to -10 -> -11; 15 ->
-		 * 7.5 -> 8 -> 7; -381 -> -190.5 -> -190 -> -191 saturates */
-		-11, 7, -128,
+		/* channel 0, b_d 3: 12 * 0.5 = 6 -> 5; -9 * 0.5 = -4.5 ties away
+		 * to -5 -> -6; 300 * 0.5 = 150 -> 149 saturates to 127 */
+		5, -6, 127,
+		/* channel 1, b_d -3: -21 -> -10.5 ties away to -11 -> -12; 15 ->
+		 * 7.5 -> 8 -> 7; -381 -> -190.5 -> -191 -> -192 saturates */
+		-12, 7, -128,
 	};
 
 	CHECK(qp_rt_op_check(QP_OP_QMUL, ins, 2, outs, 1, p, 4) == QP_OK);
@@ -64,18 +64,19 @@ static void test_add_sub_broadcast(void)
 	const qp_rt_tensor *ins[2] = {&ta, &tb}, *outs[1] = {&ty}, *bad[1] = {&tbad};
 	int32_t p[9] = {-128, 127, 0, M05, M05, M05, 1, 0, 1};
 	static const int8_t want_add[6] = {
-		/* b / 2: 1.5 ties up to 2, -1.5 up to -1, 60.  Row 0: 120 + 2 + 2
-		 * = 124, 120 - 1 + 2 = 121, 120 + 60 + 2 = 182 saturates */
-		124, 121, 127,
-		/* row 1: -7 + 2 + 2, -7 - 1 + 2, -7 + 60 + 2 */
-		-3, -6, 55,
+		/* b / 2: 1.5 ties away to 2, -1.5 to -2, 60.  Row 0: 120 + 2 + 2
+		 * = 124, 120 - 2 + 2 = 120, 120 + 60 + 2 = 182 saturates */
+		124, 120, 127,
+		/* row 1: -7 + 2 + 2, -7 - 2 + 2, -7 + 60 + 2 */
+		-3, -7, 55,
 	};
 	static const int8_t want_sub[6] = {
-		/* -b / 2: -1.5 ties up to -1, 1.5 to 2, -60.  Row 0: 120 - 1 + 2,
+		/* -b / 2: -1.5 ties away to -2, 1.5 to 2, -60 (exactly Add's
+		 * negation: the rounding is symmetric).  Row 0: 120 - 2 + 2,
 		 * 120 + 2 + 2, 120 - 60 + 2 */
-		121, 124, 62,
-		/* row 1: -7 - 1 + 2, -7 + 2 + 2, -7 - 60 + 2 */
-		-6, -3, -65,
+		120, 124, 62,
+		/* row 1: -7 - 2 + 2, -7 + 2 + 2, -7 - 60 + 2 */
+		-7, -3, -65,
 	};
 
 	CHECK(qp_rt_op_check(QP_OP_QADD, ins, 2, outs, 1, p, 9) == QP_OK);

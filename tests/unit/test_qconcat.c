@@ -1,6 +1,6 @@
 /* QConcat and QSlice kernels (runtime/kernels.c) against hand calculation.
  * The requantization rule is docs/ir.md section 6: y = zp_y +
- * x_d * M / 2^(31 - shift) rounded once, ties toward +infinity, saturated to
+ * x_d * M / 2^(31 - shift) rounded once, ties away from zero, saturated to
  * [-128, 127].  Every
  * expected integer is worked out in the comment next to it. */
 #include <stdint.h>
@@ -50,15 +50,15 @@ static void test_concat(void)
 	static const int8_t want[14] = {
 		/* row 0: A copied; B: x_d 43 -> 43 * 4 * 0.75 = 129 - 2 = 127;
 		 * x_d 44 -> 132 - 2 = 130 saturates to 127; C: x_d 3 ->
-		 * 1.5 rounds up to 2 -> 0; x_d -3 -> -1.5 ties toward +infinity
-		 * to -1 -> -3; D: x_d 6 -> 6 / 8 = 0.75 -> 1 -> -1 */
-		-128, 127, 127, 127, 0, -3, -1,
+		 * 1.5 rounds up to 2 -> 0; x_d -3 -> -1.5 ties away from zero
+		 * to -2 -> -4 (rounding twice, SRDHM's tie toward +infinity,
+		 * gave -3); D: x_d 6 -> 6 / 8 = 0.75 -> 1 -> -1 */
+		-128, 127, 127, 127, 0, -4, -1,
 		/* row 1: A copied; B: x_d -42 -> -126 - 2 = -128; x_d -44 ->
 		 * -132 - 2 = -134 saturates to -128; C: x_d 5 -> 2.5 rounds up
 		 * to 3 -> 1; x_d -128 -> -64 -> -66; D: x_d -12 -> -12 / 8 =
-		 * -1.5 ties toward +infinity to -1 -> -3 (rounding twice, SRDHM
-		 * -6 then -1.5 away from zero, gave -4) */
-		5, -7, -128, -128, 1, -66, -3,
+		 * -1.5 ties away from zero to -2 -> -4 */
+		5, -7, -128, -128, 1, -66, -4,
 	};
 	int i, ok = 1;
 

@@ -37,15 +37,17 @@ static void test_requant(void)
 	/* (2^30, 1) is the multiplier 1.0: identity. */
 	CHECK(qp_rt_requant(100, Q30, 1) == 100);
 	CHECK(qp_rt_requant(-100, Q30, 1) == -100);
-	/* (2^30, s) is 2^(s-1): pure shifts, ties toward +infinity. */
+	/* (2^30, s) is 2^(s-1): pure shifts, ties away from zero, as
+	 * fake quantization's round(). */
 	CHECK(qp_rt_requant(7, Q30, -1) == 2);		/* 1.75 */
 	CHECK(qp_rt_requant(-7, Q30, -1) == -2);	/* -1.75 */
 	CHECK(qp_rt_requant(-6, Q30, -2) == -1);	/* -0.75 */
-	CHECK(qp_rt_requant(-3, Q30, 0) == -1);		/* -1.5 tie */
+	CHECK(qp_rt_requant(-3, Q30, 0) == -2);		/* -1.5 tie */
 	CHECK(qp_rt_requant(3, Q30, 0) == 2);		/* 1.5 tie */
 	CHECK(qp_rt_requant(-5, Q30, -1) == -1);	/* -1.25 */
-	/* -0.5 ties up to 0 (the old SRDHM + RDIVPOT gave -2 then -1). */
-	CHECK(qp_rt_requant(-4, Q30, -2) == 0);
+	/* -0.5 ties away to -1; 0.5 to 1. */
+	CHECK(qp_rt_requant(-4, Q30, -2) == -1);
+	CHECK(qp_rt_requant(4, Q30, -2) == 1);
 	CHECK(qp_rt_requant(5, Q30, 3) == 20);		/* 5 * 4, exact */
 	/* One rounding: 1 * 0.875 / 2 = 0.4375 -> 0.  Rounding twice gave
 	 * 1: SRDHM 0.875 -> 1, then 1 / 2 = 0.5 -> 1.  Same on the negative
@@ -57,9 +59,9 @@ static void test_requant(void)
 	CHECK(qp_rt_requant(-3, m875, 0) == -3);
 	CHECK(qp_rt_requant(4, m875, -1) == 2);
 	/* A tie on a non-power-of-two multiplier: 0.75 * 2 = 1.5 -> 2,
-	 * -1.5 -> -1. */
+	 * -1.5 -> -2. */
 	CHECK(qp_rt_requant(2, 3 << 29, 0) == 2);
-	CHECK(qp_rt_requant(-2, 3 << 29, 0) == -1);
+	CHECK(qp_rt_requant(-2, 3 << 29, 0) == -2);
 	/* Saturation: INT32_MAX * 2 and INT32_MIN * 2 do not fit. */
 	CHECK(qp_rt_requant(INT32_MAX, Q30, 2) == INT32_MAX);
 	CHECK(qp_rt_requant(INT32_MIN, Q30, 2) == INT32_MIN);
