@@ -341,6 +341,128 @@ static void run_conv(const op_args *op)
 	}
 }
 
+/* ---- QCONVTRANSPOSE ------------------------------------------------------------
+ * params: stride_h stride_w pad_t pad_l pad_b pad_r dil_h dil_w opad_h opad_w
+ *         group act_min act_max mult[C_out] shift[C_out]
+ * w int8 [C_in, C_out/group, kh, kw] (ONNX ConvTranspose's layout).  Input
+ * pixel (iy, ix) and tap (ky, kx) meet at output (iy s_h - pad_t + ky d_h,
+ * ix s_w - pad_l + kx d_w), so output (oy, ox) sums over the taps with
+ * oy + pad_t - ky d_h a multiple of s_h whose quotient iy is inside the
+ * input (a gather: each output is one accumulator, no scratch buffer).
+ * Output extent (ONNX): s (in - 1) + opad + d (k - 1) + 1 - pad_begin - pad_end. */
+enum { TCONV_FIXED = 13 };
+
+static int64_t tconv_extent(int64_t in, int64_t s, int64_t opad, int64_t k,
+			    int64_t d, int64_t p0, int64_t p1)
+{
+	return s * (in - 1) + opad + d * (k - 1) + 1 - p0 - p1;
+}
+
+static int check_convtranspose(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *w = op->in[1], *y = op->y;
+	const qp_rt_tensor *b = op->n_in > 2 ? op->in[2] : NULL;
+	const int32_t *p = op->p;
+	int32_t pads[4], k[2], g;
+	int64_t co, i;
+
+	if (!is_int8(x) || !is_int8(w) || !is_int8(y) || x->rank != 4 ||
+	    w->rank != 4 || y->rank != 4 || op->np < TCONV_FIXED)
+		return QP_E_PARAM;
+	g = p[10];
+	if (g < 1 || x->dims[1] % g || w->dims[0] != x->dims[1] || w->dims[1] < 1)
+		return QP_E_PARAM;
+	co = (int64_t)w->dims[1] * g;
+	if (op->np != TCONV_FIXED + 2 * co || y->dims[1] != co)
+		return QP_E_PARAM;
+	memcpy(pads, p + 2, sizeof pads);
+	k[0] = w->dims[2];
+	k[1] = w->dims[3];
+	if (!window_ok(k, p, pads, p + 6))
+		return QP_E_PARAM;
+	/* output_padding: the ONNX and PyTorch bound, below the stride or
+	 * the dilation (the extra rows are reached by no input otherwise). */
+	for (i = 0; i < 2; i++)
+		if (p[8 + i] < 0 || (p[8 + i] >= p[i] && p[8 + i] >= p[6 + i]))
+			return QP_E_PARAM;
+	if (b && (b->dtype != QP_RT_INT32 || b->rank != 1 || b->dims[0] != co))
+		return QP_E_PARAM;
+	if (y->dims[0] != x->dims[0] ||
+	    y->dims[2] != tconv_extent(x->dims[2], p[0], p[8], k[0], p[6], p[2], p[4]) ||
+	    y->dims[3] != tconv_extent(x->dims[3], p[1], p[9], k[1], p[7], p[3], p[5]))
+		return QP_E_PARAM;
+	if (!act_range_ok(p[11], p[12]))
+		return QP_E_PARAM;
+	for (i = 0; i < co; i++)
+		if (!mult_ok(p[TCONV_FIXED + i], p[TCONV_FIXED + co + i]))
+			return QP_E_PARAM;
+	return QP_OK;
+}
+
+/* The input index along one axis that tap t reaches output o from, or -1. */
+static int32_t tconv_src(int32_t o, int32_t pad, int32_t t, int32_t dil,
+			 int32_t stride, int32_t in)
+{
+	int64_t v = (int64_t)o + pad - (int64_t)t * dil;
+
+	if (v < 0 || v % stride)
+		return -1;
+	v /= stride;
+	return v < in ? (int32_t)v : -1;
+}
+
+static void run_convtranspose(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *w = op->in[1], *y = op->y;
+	const qp_rt_tensor *b = op->n_in > 2 ? op->in[2] : NULL;
+	const int32_t *p = op->p;
+	const int8_t *xd = x->data, *wd = w->data;
+	const int32_t *bd = b ? (const int32_t *)b->data : NULL;
+	int8_t *yd = y->data;
+	int32_t n_batch = x->dims[0], c_in = x->dims[1], h = x->dims[2],
+		wid = x->dims[3];
+	int32_t c_out = y->dims[1], ho = y->dims[2], wo = y->dims[3];
+	int32_t kh = w->dims[2], kw = w->dims[3], group = p[10];
+	int32_t cg_in = c_in / group, cg_out = c_out / group;
+	const int32_t *mult = p + TCONV_FIXED, *shift = p + TCONV_FIXED + c_out;
+	int32_t xzp = x->zero_point;
+	int32_t n, oc, oy, ox, ic, ky, kx;
+
+	for (n = 0; n < n_batch; n++) {
+		for (oc = 0; oc < c_out; oc++) {
+			int32_t ic0 = (oc / cg_out) * cg_in, m = oc % cg_out;
+
+			for (oy = 0; oy < ho; oy++) {
+				for (ox = 0; ox < wo; ox++) {
+					int64_t acc = bd ? bd[oc] : 0;
+
+					for (ky = 0; ky < kh; ky++) {
+						int32_t iy = tconv_src(oy, p[2], ky, p[6], p[0], h);
+
+						if (iy < 0)
+							continue;
+						for (kx = 0; kx < kw; kx++) {
+							int32_t ix = tconv_src(ox, p[3], kx, p[7], p[1], wid);
+
+							if (ix < 0)
+								continue;
+							for (ic = 0; ic < cg_in; ic++) {
+								int32_t c = ic0 + ic;
+								int32_t xv = xd[(((size_t)n * c_in + c) * h + iy) * wid + ix];
+								int8_t wv = wd[(((size_t)c * cg_out + m) * kh + ky) * kw + kx];
+
+								acc += (int64_t)(xv - xzp) * wv;
+							}
+						}
+					}
+					yd[(((size_t)n * c_out + oc) * ho + oy) * wo + ox] =
+						requant_out(acc, mult[oc], shift[oc], y->zero_point, p[11], p[12]);
+				}
+			}
+		}
+	}
+}
+
 /* ---- QGEMM: y[M,N] = a[M,K] * w[N,K]^T + b[N]; params act_min act_max
  * mult[N] shift[N] */
 static int check_gemm(const op_args *op)
@@ -1268,6 +1390,68 @@ static void run_affine(const op_args *op)
 							  mult[c], (int)shift[c]);
 				int64_t r = (int64_t)qp_rt_rdivpot(sat32((int64_t)t + off[c]),
 								   (int)p[3]) + y->zero_point;
+
+				yd[base + k] = (int8_t)clamp32(sat32(r), p[1], p[2]);
+			}
+		}
+	}
+}
+
+/* ---- QPRELU: PRelu with a slope per channel (ONNX PRelu, Keras PReLU)
+ * params: axis act_min act_max pos_mult pos_shift neg_mult[C] neg_shift[C],
+ * C = x's extent on axis.  With d = x - zp_x and c the channel,
+ *   y = clamp(requant(d, pos_mult, pos_shift) + zp_y)        d >= 0
+ *   y = clamp(requant(d, neg_mult[c], neg_shift[c]) + zp_y)  d < 0
+ * (pos_mult, pos_shift) is s_x / s_y, (neg_mult[c], neg_shift[c]) is
+ * slope[c] s_x / s_y.  A negative slope is a negative neg_mult (|neg_mult|
+ * and neg_shift the multiplier of |slope[c]| s_x / s_y), as QAffine's: the
+ * product d * neg_mult is rounded once either way. */
+static int check_prelu(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	int64_t ch;
+	int i;
+
+	if (op->np < 7 || (op->np - 5) % 2 || !is_int8(x) || !is_int8(y) ||
+	    !same_dims(x, y) || p[0] < 0 || p[0] >= x->rank ||
+	    !act_range_ok(p[1], p[2]) || !mult_ok(p[3], p[4]))
+		return QP_E_PARAM;
+	ch = (op->np - 5) / 2;
+	if (x->dims[p[0]] != ch)
+		return QP_E_PARAM;
+	for (i = 0; i < ch; i++) {
+		int32_t m = p[5 + i];
+
+		if (m == INT32_MIN || !mult_ok(m < 0 ? -m : m, p[5 + ch + i]))
+			return QP_E_PARAM;
+	}
+	return QP_OK;
+}
+
+static void run_prelu(const op_args *op)
+{
+	const qp_rt_tensor *x = op->in[0], *y = op->y;
+	const int32_t *p = op->p;
+	int64_t ch = (op->np - 5) / 2, inner = 1, outer = 1, o, c, k;
+	const int32_t *mult = p + 5, *shift = p + 5 + ch;
+	const int8_t *xd = x->data;
+	int8_t *yd = y->data;
+	int i;
+
+	for (i = 0; i < p[0]; i++)
+		outer *= x->dims[i];
+	for (i = p[0] + 1; i < x->rank; i++)
+		inner *= x->dims[i];
+	for (o = 0; o < outer; o++) {
+		for (c = 0; c < ch; c++) {
+			int64_t base = (o * ch + c) * inner;
+
+			for (k = 0; k < inner; k++) {
+				int32_t d = (int32_t)xd[base + k] - x->zero_point;
+				int32_t t = d >= 0 ? qp_rt_requant(d, p[3], (int)p[4]) :
+					    qp_rt_requant(d, mult[c], (int)shift[c]);
+				int64_t r = (int64_t)t + y->zero_point;
 
 				yd[base + k] = (int8_t)clamp32(sat32(r), p[1], p[2]);
 			}

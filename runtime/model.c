@@ -158,7 +158,7 @@ static int check_tensor(const qp_model *m, uint32_t i)
 		return QP_E_TENSOR;
 	if (dt == QP_RT_INT8 ? (zp < -128 || zp > 127) : zp != 0)
 		return QP_E_TENSOR;
-	if (layout && !((loc == QP_LOC_INPUT || loc == QP_LOC_OUTPUT) && rank == 4))
+	if (layout && !((loc == QP_LOC_INPUT || loc == QP_LOC_OUTPUT) && (rank == 3 || rank == 4)))
 		return QP_E_TENSOR;
 	switch (loc) {
 	case QP_LOC_ARENA:

@@ -70,6 +70,10 @@
 	X(QAFFINE,    "QAffine",   18, 1, 1, 1, affine,     same_i8,    \
 	  "axis act_min act_max frac_bits multiplier[] shift[] offset[]") \
 	X(QRESIZE,    "QResize",   19, 1, 1, 1, resize,     resize,     \
-	  "mode coord nearest num[2] den[2] | sizes[]")
+	  "mode coord nearest num[2] den[2] | sizes[]") \
+	X(QPRELU,     "QPRelu",    20, 1, 1, 1, prelu,      same_i8,    \
+	  "axis act_min act_max pos_multiplier pos_shift neg_multiplier[] neg_shift[]") \
+	X(QCONVTRANSPOSE, "QConvTranspose", 21, 2, 3, 1, convtranspose, convtranspose, \
+	  "strides[2] pads[4] dilations[2] output_padding[2] group act_min act_max multiplier[] shift[]")
 
 #endif

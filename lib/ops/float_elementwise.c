@@ -3,6 +3,7 @@
 #include "ops_float_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 int infer_unary(qp_graph *g, int node, qp_err *err)
 {
@@ -14,6 +15,12 @@ int infer_unary(qp_graph *g, int node, qp_err *err)
 	x = qp_in_tensor(g, n, 0);
 	if (qp_want_numeric(n, x, "input", qp_node_row(n)->ints_ok, err))
 		return -1;
+	if (qp_node_row(n)->kind == UN_GELU) {
+		const char *a = qp_node_attr_string(n, "approximate", "none");
+
+		if (strcmp(a, "none") && strcmp(a, "tanh"))
+			return qp_node_err(err, n, "approximate '%s' is not 'none' or 'tanh'", a);
+	}
 	qp_set_out(g, n, 0, qp_compute_dtype(x), x->rank, x->dims);
 	return 0;
 }
@@ -117,6 +124,25 @@ int run_unary(const qp_graph *g, const qp_node *n,
 		alpha = qp_node_attr_float(n, "alpha", 1.0f);
 		for (int64_t i = 0; i < len; i++)
 			d[i] = s[i] > alpha ? s[i] : 0.0f;
+		break;
+	case UN_GELU:
+		/* ONNX Gelu (opset 20), in double then rounded once:
+		 * x/2 (1 + erf(x / sqrt 2)), or with approximate "tanh"
+		 * x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+		if (!strcmp(qp_node_attr_string(n, "approximate", "none"), "tanh")) {
+			for (int64_t i = 0; i < len; i++) {
+				double v = s[i];
+
+				d[i] = (float)(0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) *
+							   (v + 0.044715 * v * v * v))));
+			}
+		} else {
+			for (int64_t i = 0; i < len; i++) {
+				double v = s[i];
+
+				d[i] = (float)(0.5 * v * (1.0 + erf(v * M_SQRT1_2)));
+			}
+		}
 		break;
 	}
 	return 0;

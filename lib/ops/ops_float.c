@@ -64,6 +64,7 @@ const qp_op_row qp_ops_float[] = {
 	UNARY("Reciprocal", UN_RECIP, 0, NONE),
 	UNARY("Elu", UN_ELU, 0, ATTRS(OPT("alpha", QP_AT_FLOAT))),
 	UNARY("ThresholdedRelu", UN_THRESH, 0, ATTRS(OPT("alpha", QP_AT_FLOAT))),
+	UNARY("Gelu", UN_GELU, 0, ATTRS(OPT("approximate", QP_AT_STRING))),
 	ARITH("Add", AR_ADD),
 	ARITH("Sub", AR_SUB),
 	ARITH("Mul", AR_MUL),

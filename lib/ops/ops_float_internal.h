@@ -25,7 +25,7 @@
 /* float_elementwise.c */
 typedef enum unary_op {
 	UN_RELU, UN_SQRT, UN_EXP, UN_ERF, UN_LEAKY, UN_SIGMOID, UN_HSIGMOID,
-	UN_HSWISH, UN_TANH, UN_ABS, UN_NEG, UN_RECIP, UN_ELU, UN_THRESH
+	UN_HSWISH, UN_TANH, UN_ABS, UN_NEG, UN_RECIP, UN_ELU, UN_THRESH, UN_GELU
 } unary_op;
 
 /* float_arith.c: binary ops with numpy broadcasting.  PRelu is

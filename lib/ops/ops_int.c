@@ -151,6 +151,46 @@ static int infer_pool(qp_graph *g, int idx, qp_err *err)
 	return infer_window(g, idx, 0, err);
 }
 
+/* QConvTranspose: W [C_in, C_out/group, kh, kw]; each spatial extent is
+ * ONNX's s (in - 1) + output_padding + d (k - 1) + 1 - pads. */
+static int infer_convtranspose(qp_graph *g, int idx, qp_err *err)
+{
+	const qp_node *n = &g->nodes[idx];
+	const qp_tensor *x, *w;
+	const int64_t *s, *p, *d, *op;
+	int64_t dims[4], group = qp_node_attr_int(n, "group", 1);
+	int i;
+
+	if (need(g, n, 2, 4, err))
+		return -1;
+	x = qp_in_tensor(g, n, 0);
+	w = qp_in_tensor(g, n, 1);
+	if (!w || w->rank != 4 || w->dims[0] != x->dims[1])
+		return qp_node_err(err, n, "weights must be [%lld, C_out/group, kh, kw]",
+				   (long long)x->dims[1]);
+	if (group < 1 || x->dims[1] % group)
+		return qp_node_err(err, n, "group %lld does not divide the input channels %lld",
+				   (long long)group, (long long)x->dims[1]);
+	if (!(s = ints_attr(n, "strides", 2, err)) || !(p = ints_attr(n, "pads", 4, err)) ||
+	    !(d = ints_attr(n, "dilations", 2, err)) ||
+	    !(op = ints_attr(n, "output_padding", 2, err)))
+		return -1;
+	dims[0] = x->dims[0];
+	dims[1] = w->dims[1] * group;
+	for (i = 0; i < 2; i++) {
+		/* The runtime's ranges (window_ok), checked before any product. */
+		if (s[i] < 1 || s[i] > 65535 || d[i] < 1 || d[i] > 65535 || op[i] < 0 ||
+		    op[i] > 65535 || p[i] < 0 || p[i] > 65535 || p[2 + i] < 0 || p[2 + i] > 65535)
+			return qp_node_err(err, n, "strides and dilations must be 1..65535, pads and output_padding 0..65535");
+		dims[2 + i] = s[i] * (x->dims[2 + i] - 1) + op[i] + d[i] * (w->dims[2 + i] - 1) + 1 -
+			      p[i] - p[2 + i];
+		if (dims[2 + i] < 1)
+			return qp_node_err(err, n, "output extent %lld along spatial axis %d is not positive",
+					   (long long)dims[2 + i], i);
+	}
+	return set_out(g, n, QP_DT_INT8, 4, dims);
+}
+
 static int infer_gemm(qp_graph *g, int idx, qp_err *err)
 {
 	const qp_node *n = &g->nodes[idx];

@@ -761,9 +761,24 @@ int qp_tpc_step_matches(const qp_tpc *t, const qp_tpc_fusing_step *step,
 	return 0;
 }
 
-/* The single Relu reading tensor t, when t has no other use: its node
- * index, else -1. */
-static int only_relu_reader(const qp_graph *g, int t)
+/* A Clip whose bounds are constant scalars (or absent): ReLU6 and the
+ * like, which a fused kernel applies as its output's integer range. */
+static int const_clip(const qp_graph *g, const qp_node *m)
+{
+	int k;
+
+	if (strcmp(m->op, "Clip"))
+		return 0;
+	for (k = 1; k < m->n_inputs; k++)
+		if (m->inputs[k] >= 0 && (!g->tensors[m->inputs[k]].data ||
+					  qp_tensor_numel(&g->tensors[m->inputs[k]]) != 1))
+			return 0;
+	return 1;
+}
+
+/* The single node reading tensor t as its input 0, when t has no other use
+ * and is not a graph output: its index, else -1. */
+static int only_reader(const qp_graph *g, int t)
 {
 	int i, k, found = -1, uses = 0;
 
@@ -777,7 +792,7 @@ static int only_relu_reader(const qp_graph *g, int t)
 			if (m->inputs[k] != t)
 				continue;
 			uses++;
-			if (!strcmp(m->op, "Relu"))
+			if (k == 0)
 				found = i;
 		}
 	}
@@ -786,19 +801,26 @@ static int only_relu_reader(const qp_graph *g, int t)
 
 int qp_tpc_fused_relu(const qp_tpc *tpc, const qp_graph *g, int ni)
 {
-	/* The ops whose lowering rule has a fused Relu (QConv, QGemm for Gemm
-	 * and MatMul, QAdd for Add and Sub, QMul).  A rule added there needs
-	 * its op here, or quantize gives its output parameters and lower's
-	 * unfused Relu reads them: correct, only unfused. */
-	static const char *const fusable[] = {"Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", NULL};
+	/* The ops whose lowering rule has a fused Relu or Clip (QConv,
+	 * QConvTranspose, QGemm for Gemm and MatMul, QAdd for Add and Sub,
+	 * QMul, QAffine for a Mul, Add or Sub by a float constant).  A rule
+	 * added there needs its op here, or quantize gives its output
+	 * parameters and lower's unfused Relu or Clip reads them: correct,
+	 * only unfused. */
+	static const char *const fusable[] = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub",
+					      "Mul", NULL};
 	const qp_node *n = &g->nodes[ni];
-	int i, k;
+	const qp_node *a;
+	int i, k, r;
 
 	if (!tpc || n->n_outputs < 1 || n->outputs[0] < 0)
 		return -1;
 	for (k = 0; fusable[k] && strcmp(fusable[k], n->op); k++)
 		;
-	if (!fusable[k])
+	if (!fusable[k] || (r = only_reader(g, n->outputs[0])) < 0)
+		return -1;
+	a = &g->nodes[r];
+	if (strcmp(a->op, "Relu") && !const_clip(g, a))
 		return -1;
 	/* Longer patterns are not acted on: lower has no kernel for three
 	 * ops, and a target that fuses Conv->Add->Relu need not fuse
@@ -807,8 +829,8 @@ int qp_tpc_fused_relu(const qp_tpc *tpc, const qp_graph *g, int ni)
 		const qp_tpc_fusing *f = &tpc->fusing[i];
 
 		if (f->n == 2 && qp_tpc_step_matches(tpc, &f->steps[0], n->op) &&
-		    qp_tpc_step_matches(tpc, &f->steps[1], "Relu"))
-			return only_relu_reader(g, n->outputs[0]);
+		    qp_tpc_step_matches(tpc, &f->steps[1], a->op))
+			return r;
 	}
 	return -1;
 }

@@ -105,13 +105,14 @@ const qp_tpc_op_set *qp_tpc_find_op(const qp_tpc *tpc, const char *op);
 /* True when op belongs to one of the step's operator sets. */
 int qp_tpc_step_matches(const qp_tpc *tpc, const qp_tpc_fusing_step *step,
 			const char *op);
-/* The Relu node that runs as one kernel with node ni of g on this target,
- * or -1: ni is a Conv, Gemm, MatMul, Add, Sub or Mul (the ops lower has a
- * fused kernel for), a two-step fusing pattern lists its operator set and then
- * Relu's, and its output is read by that Relu alone (no other node, not a
- * graph output).  quantize and lower both ask this, so the tensor quantize
- * leaves unquantized inside a chain is exactly one lower never
- * materializes.  tpc NULL: nothing fuses (docs/tpc.md section 4). */
+/* The activation node, a Relu or a Clip with constant scalar bounds
+ * (ReLU6), that runs as one kernel with node ni of g on this target, or -1:
+ * ni is a Conv, Gemm, MatMul, Add, Sub or Mul (the ops lower has a fused
+ * kernel for), a two-step fusing pattern lists its operator set and then the
+ * activation's, and its output is read by that activation alone (no other
+ * node, not a graph output).  quantize and lower both ask this, so the
+ * tensor quantize leaves unquantized inside a chain is exactly one lower
+ * never materializes.  tpc NULL: nothing fuses (docs/tpc.md section 4). */
 int qp_tpc_fused_relu(const qp_tpc *tpc, const qp_graph *g, int ni);
 
 const char *qp_signedness_name(qp_signedness s);

@@ -126,8 +126,9 @@ static int put_tensor(bytes *b, const qp_graph *g, int t, const qp_plan *plan,
 	rec[1] = (unsigned char)x->rank;
 	rec[2] = (unsigned char)loc;
 	if (layout && !strcmp(layout, "NHWC")) {
-		if (x->rank != 4)
-			return qp_err_set(err, "tensor '%s': layout NHWC needs rank 4", x->name);
+		/* Channels last: [N, H, W, C] or, for a 1-d model, [N, L, C]. */
+		if (x->rank != 4 && x->rank != 3)
+			return qp_err_set(err, "tensor '%s': layout NHWC needs rank 3 or 4", x->name);
 		rec[3] = QP_LAYOUT_NHWC;
 	}
 	put32_at(rec + 4, off);
@@ -155,7 +156,7 @@ static int put_op(bytes *b, const qp_node *n, qp_err *err)
 
 	if (!opcode)
 		return qp_node_err(err, n, "not a lowered op");
-	if (n->n_inputs > 4 || n->n_outputs != 1)
+	if (n->n_inputs > QP_RT_MAX_INPUTS || n->n_outputs != 1)
 		return qp_node_err(err, n, "bad operand count");
 	if (qp_lowered_params(n, NULL, 0, &params, &n_params, err))
 		return -1;

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actchain.h"
+#include "constop.h"
 #include "lowered.h"
 #include "ops.h"
 #include "quant.h"
@@ -26,6 +28,8 @@ typedef struct ctx {
 	int *map;             /* src tensor -> dst tensor, or -1 */
 	unsigned char *skip;  /* src nodes absorbed by a fusion */
 	int *fused_into;      /* src node -> the src node it was fused into, or -1 (for --report) */
+	int *chain_end;       /* src node -> the end of its activation chain (actchain.h), or -1 */
+	int fused_act;        /* the Relu or Clip fused into the node being lowered (fused_output), or -1 */
 	qp_err line;          /* the current rule's failure */
 	qp_tpc *tpc;          /* meta.target, parsed when first needed */
 	int tpc_tried;
@@ -266,6 +270,7 @@ static int fused_output(ctx *c, const qp_node *n, int *relu)
 	int r = qp_tpc_fused_relu(c->tpc, c->src, (int)(n - c->src->nodes));
 
 	*relu = r >= 0;
+	c->fused_act = r;
 	if (r < 0)
 		return n->outputs[0];
 	c->skip[r] = 1;
@@ -310,12 +315,46 @@ out:
 	return rc;
 }
 
+/* Clip node m's constant bounds quantized by Quantize's rule at a's
+ * parameters: a missing bound is the range end, and min > max gives max
+ * everywhere, as ONNX does.  Quantization is monotone, so clamping the
+ * codes there is the float clamp followed by the quantization. */
+static int clip_bounds(ctx *c, const qp_node *m, const actq *a, int32_t *lim)
+{
+	int i;
+
+	lim[0] = a->qmin;
+	lim[1] = a->qmax;
+	for (i = 0; i < 2; i++) {
+		const qp_tensor *b = stensor(c, m, 1 + i);
+		float v;
+
+		if (!b)
+			continue;
+		if (!b->data || b->dtype != QP_DT_FLOAT32 || qp_tensor_numel(b) != 1)
+			return fail(c, m, "bound '%s' is not a float32 constant scalar", b->name);
+		v = ((const float *)b->data)[0];
+		if (v != v)
+			return fail(c, m, "bound '%s' is NaN", b->name);
+		lim[i] = qp_rt_quantize_one(v, a->scale, a->zp, a->qmin, a->qmax);
+	}
+	if (lim[0] > lim[1])
+		lim[0] = lim[1];
+	return 0;
+}
+
+/* act_min and act_max of the lowered node: y's range, from real 0 up with
+ * relu.  When relu comes from fused_output and the fused node is a Clip
+ * (ReLU6), its bounds at y's parameters instead. */
 static int set_range(ctx *c, int node, const actq *y, int relu)
 {
 	qp_node *d = &c->dst->nodes[node];
-	int32_t lo = relu && y->zp > y->qmin ? y->zp : y->qmin;
+	int32_t lim[2] = {relu && y->zp > y->qmin ? y->zp : y->qmin, y->qmax};
 
-	if (qp_node_set_int(d, "act_min", lo) || qp_node_set_int(d, "act_max", y->qmax))
+	if (relu && c->fused_act >= 0 && !strcmp(c->src->nodes[c->fused_act].op, "Clip") &&
+	    clip_bounds(c, &c->src->nodes[c->fused_act], y, lim))
+		return -1;
+	if (qp_node_set_int(d, "act_min", lim[0]) || qp_node_set_int(d, "act_max", lim[1]))
 		return qp_err_set(&c->line, "out of memory");
 	return 0;
 }
@@ -343,6 +382,10 @@ static int get_ints(ctx *c, const qp_node *n, const char *name, int count,
 static int new_temp(ctx *c, const qp_node *n, int like, int rank, const int64_t *dims,
 		    const char *suffix);
 static int add_view(ctx *c, const qp_node *n, int from, int to, const char *suffix);
+static int lower_const_affine(ctx *c, const qp_node *n, const qp_const_affine *ca);
+static int add_transpose(ctx *c, const qp_node *n, int from, int to, const int64_t *perm,
+			 const char *suffix);
+static int const_as_4d(ctx *c, const qp_node *n, const qp_tensor *w, const int64_t *wd);
 
 static int lower_conv(ctx *c, const qp_node *n)
 {
@@ -396,20 +439,8 @@ static int lower_conv(ctx *c, const qp_node *n)
 		    (conv_out = new_temp(c, n, out, 4, yd, "y2d")) < 0)
 			goto out;
 		/* The weights, same bytes and quantization, as [Co, Ci, 1, K]. */
-		{
-			char *name = fresh_name(c, w->name);
-			int w4 = name ? qp_graph_add_tensor(c->dst, name, w->dtype, 4, wd, &c->line) : -1;
-
-			free(name);
-			if (w4 < 0 || qp_tensor_alloc_data(&c->dst->tensors[w4], &c->line))
-				goto out;
-			memcpy(c->dst->tensors[w4].data, w->data, w->nbytes);
-			if (w->quant && !(c->dst->tensors[w4].quant = qp_quant_dup(w->quant))) {
-				fail(c, n, "out of memory");
-				goto out;
-			}
-			in[1] = w4;
-		}
+		if ((in[1] = const_as_4d(c, n, w, wd)) < 0)
+			goto out;
 		in[0] = x4;
 	}
 	if ((node = add_node(c, n, "QConv", b ? 3 : 2, in, conv_out)) < 0)
@@ -425,6 +456,110 @@ static int lower_conv(ctx *c, const qp_node *n)
 	rc = 0;
 out:
 	free(real);
+	return rc;
+}
+
+/* A copy of constant w (same bytes and quantization) under a fresh name with
+ * the 4-d dims wd: a 1-d convolution's weights as [A, B, 1, K]. */
+static int const_as_4d(ctx *c, const qp_node *n, const qp_tensor *w, const int64_t *wd)
+{
+	char *name = fresh_name(c, w->name);
+	int w4 = name ? qp_graph_add_tensor(c->dst, name, w->dtype, 4, wd, &c->line) : -1;
+
+	free(name);
+	if (w4 < 0 || qp_tensor_alloc_data(&c->dst->tensors[w4], &c->line))
+		return -1;
+	memcpy(c->dst->tensors[w4].data, w->data, w->nbytes);
+	if (w->quant && !(c->dst->tensors[w4].quant = qp_quant_dup(w->quant))) {
+		fail(c, n, "out of memory");
+		return -1;
+	}
+	return w4;
+}
+
+
+/* ConvTranspose (+ Relu) -> QConvTranspose.  W [C_in, C_out/group, k...]
+ * is quantized per channel on axis 1 (quantize's rule), each scale shared
+ * by the groups: output channel c has weight channel c % (C_out/group).
+ * The IR's ConvTranspose has explicit pads and output_padding only (the
+ * importers resolve auto_pad and output_shape into them, and the float
+ * shape rule, which runs before lower, refuses either). */
+static int lower_convtranspose(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0), *w = stensor(c, n, 1), *b = stensor(c, n, 2);
+	int64_t strides[2], pads[4], dil[2], opad[2], group = qp_node_attr_int(n, "group", 1);
+	actq ax, ay;
+	double *real = NULL, *ws = NULL;
+	int relu, ys, in[3], out, node, co, cw, i, rc = -1, conv_out;
+	int one_d = x && w && x->rank == 3 && w->rank == 3;
+
+	if (!x || !w || ((x->rank != 4 || w->rank != 4) && !one_d))
+		return fail(c, n, "only 1-d and 2-d transposed convolutions (rank-3 or rank-4 input and weights) are supported");
+	cw = (int)w->dims[1];
+	co = (int)(w->dims[1] * group);
+	if (one_d) {
+		/* [N, C, L] as [N, C, 1, L], as lower_conv does. */
+		int64_t s1[1] = {1}, p1[2] = {0, 0}, d1[1] = {1}, o1[1] = {0};
+
+		if (get_ints(c, n, "strides", 1, 1, s1) || get_ints(c, n, "pads", 2, 0, p1) ||
+		    get_ints(c, n, "dilations", 1, 1, d1) || get_ints(c, n, "output_padding", 1, 0, o1))
+			return -1;
+		strides[0] = dil[0] = 1, pads[0] = pads[2] = 0, opad[0] = 0;
+		strides[1] = s1[0], dil[1] = d1[0], pads[1] = p1[0], pads[3] = p1[1], opad[1] = o1[0];
+	} else if (get_ints(c, n, "strides", 2, 1, strides) || get_ints(c, n, "pads", 4, 0, pads) ||
+		   get_ints(c, n, "dilations", 2, 1, dil) ||
+		   get_ints(c, n, "output_padding", 2, 0, opad)) {
+		return -1;
+	}
+	ys = fused_output(c, n, &relu);
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[ys], &ay))
+		return -1;
+	real = malloc((size_t)co * sizeof *real);
+	ws = malloc((size_t)cw * sizeof *ws);
+	if (!real || !ws) {
+		fail(c, n, "out of memory");
+		goto out;
+	}
+	if (weight_scales(c, n, w, cw, 1, ws) || (b && bias_ok(c, n, b, co)))
+		goto out;
+	for (i = 0; i < co; i++)
+		real[i] = (double)ax.scale * ws[i % cw] / (double)ay.scale;
+	if ((in[0] = dst_act(c, n, n->inputs[0])) < 0 ||
+	    (!one_d && (in[1] = dst_const(c, n, n->inputs[1])) < 0) ||
+	    (b && (in[2] = dst_const(c, n, n->inputs[2])) < 0) ||
+	    (out = dst_act(c, n, ys)) < 0)
+		goto out;
+	conv_out = out;
+	if (one_d) {
+		const qp_tensor *yt = &c->dst->tensors[out];
+		int64_t xd[4] = {x->dims[0], x->dims[1], 1, x->dims[2]};
+		int64_t yd[4] = {yt->dims[0], yt->dims[1], 1, yt->dims[2]};
+		int64_t wd[4] = {w->dims[0], w->dims[1], 1, w->dims[2]};
+		int x4 = new_temp(c, n, in[0], 4, xd, "x2d");
+
+		if (x4 < 0 || add_view(c, n, in[0], x4, "to2d") ||
+		    (conv_out = new_temp(c, n, out, 4, yd, "y2d")) < 0)
+			goto out;
+		/* The weights, same bytes and quantization, as [Ci, Co/g, 1, K]. */
+		if ((in[1] = const_as_4d(c, n, w, wd)) < 0)
+			goto out;
+		in[0] = x4;
+	}
+	if ((node = add_node(c, n, "QConvTranspose", b ? 3 : 2, in, conv_out)) < 0)
+		goto out;
+	if (qp_node_set_ints(&c->dst->nodes[node], "strides", 2, strides) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "pads", 4, pads) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "dilations", 2, dil) ||
+	    qp_node_set_ints(&c->dst->nodes[node], "output_padding", 2, opad) ||
+	    qp_node_set_int(&c->dst->nodes[node], "group", group) ||
+	    set_range(c, node, &ay, relu) ||
+	    set_mults(c, node, "multiplier", "shift", co, real) ||
+	    (one_d && add_view(c, n, conv_out, out, "to1d")))
+		goto out;
+	rc = 0;
+out:
+	free(real);
+	free(ws);
 	return rc;
 }
 
@@ -627,29 +762,159 @@ static int lower_avgpool(ctx *c, const qp_node *n)
 			   qp_node_attr_int(n, "ceil_mode", 0));
 }
 
-/* ReduceMean over spatial axes of [N, C, H, W] or [N, C, L]: a QAvgPool
- * whose window spans the reduced axes, then for keepdims 0 a QReshape
- * that drops them. */
+/* Which axes ReduceMean n reduces (red[i] = 1), by the float op's rule
+ * (lib/ops/float_reduce.c): the "axes" attribute, or a constant int64 axes
+ * input (opset 18's form, where an IR carries it); no axes means all, or
+ * none with noop_with_empty_axes.  Sets *from_attr when the axes came from
+ * the attribute. */
+static int reduce_mask(ctx *c, const qp_node *n, int rank, unsigned char *red,
+		       int *from_attr)
+{
+	const qp_tensor *t = stensor(c, n, 1);
+	const int64_t *axes = NULL;
+	int cnt = 0, i;
+
+	*from_attr = !t;
+	if (t) {
+		if (!t->data || t->dtype != QP_DT_INT64 || t->rank > 1)
+			return fail(c, n, "axes '%s' is not a constant int64 vector", t->name);
+		axes = t->data;
+		cnt = (int)qp_tensor_numel(t);
+	} else {
+		axes = qp_node_attr_ints(n, "axes", &cnt);
+	}
+	memset(red, 0, QP_MAX_RANK);
+	if ((!axes || cnt == 0) && !qp_node_attr_int(n, "noop_with_empty_axes", 0))
+		memset(red, 1, (size_t)rank);
+	for (i = 0; axes && i < cnt; i++) {
+		int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i];
+
+		if (a < 0 || a >= rank || red[a])
+			return fail(c, n, "axis %lld is out of range for rank %d or given twice",
+				    (long long)axes[i], rank);
+		red[a] = 1;
+	}
+	return 0;
+}
+
+/* ReduceMean over any axes, as one QAvgPool: each output's elements are
+ * summed once and requantized once by s_x / (count s_y), as a mean over
+ * spatial axes is.  Length-1 axes aside, when the reduced axes are one run
+ * of consecutive axes, x is viewed as [outer, 1, len, inner] and pooled by
+ * a [len, 1] window; otherwise a QTranspose first moves the kept axes
+ * before the reduced ones (inner = 1).  A run longer than the window's
+ * 65535 with inner 1 is split over both window axes. */
+static int lower_reduce_any(ctx *c, const qp_node *n, const qp_tensor *x,
+			    const unsigned char *red)
+{
+	const qp_tensor *y = &c->src->tensors[n->outputs[0]];
+	int64_t perm[QP_MAX_RANK], moved[QP_MAX_RANK], view[4], pooled[4];
+	int64_t k[2] = {1, 1}, s[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+	int64_t outer = 1, len = 1, inner = 1;
+	int r = x->rank, runs = 0, first = -1, last = -1, prev = 0, i, j;
+	int in, out, from, to;
+	actq ax, ay;
+
+	for (i = 0; i < r; i++) {
+		if (x->dims[i] == 1)
+			continue;
+		if (red[i] && !prev)
+			runs++;
+		prev = red[i];
+		if (red[i]) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	}
+	if (runs > 1) {
+		for (i = j = 0; i < r; i++)
+			if (!red[i])
+				perm[j++] = i, outer *= x->dims[i];
+		for (i = 0; i < r; i++)
+			if (red[i])
+				perm[j++] = i, len *= x->dims[i];
+		for (i = 0; i < r; i++)
+			moved[i] = x->dims[perm[i]];
+	} else {
+		for (i = 0; i < r; i++) {
+			if (first >= 0 && i >= first && i <= last)
+				len *= x->dims[i];
+			else if (first < 0 || i < first)
+				outer *= x->dims[i];
+			else
+				inner *= x->dims[i];
+		}
+	}
+	view[0] = outer, view[1] = 1, view[2] = len, view[3] = inner;
+	k[0] = len;
+	if (len > 65535) {
+		int64_t d;
+
+		for (d = (len + 65534) / 65535; inner == 1 && d <= 65535; d++)
+			if (len % d == 0)
+				break;
+		if (inner != 1 || d > 65535 || len / d > 65535)
+			return fail(c, n, "ReduceMean over %lld elements per output is not supported (the window holds at most 65535 by 65535)",
+				    (long long)len);
+		view[2] = k[0] = d;
+		view[3] = k[1] = len / d;
+	}
+	pooled[0] = outer, pooled[1] = pooled[2] = 1, pooled[3] = inner;
+	if (outer * inner != qp_tensor_numel(y))
+		return fail(c, n, "output '%s' does not have the reduced shape", y->name);
+	if (act_params(c, n, x, &ax) || act_params(c, n, y, &ay))
+		return -1;
+	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0)
+		return -1;
+	from = in;
+	if (runs > 1 && ((from = new_temp(c, n, in, r, moved, "moved")) < 0 ||
+			 add_transpose(c, n, in, from, perm, "move")))
+		return -1;
+	if (c->dst->tensors[from].rank != 4 ||
+	    memcmp(c->dst->tensors[from].dims, view, sizeof view)) {
+		int v = new_temp(c, n, in, 4, view, "view");
+
+		if (v < 0 || add_view(c, n, from, v, "view"))
+			return -1;
+		from = v;
+	}
+	to = out;
+	if ((y->rank != 4 || memcmp(y->dims, pooled, sizeof pooled)) &&
+	    (to = new_temp(c, n, out, 4, pooled, "pooled")) < 0)
+		return -1;
+	if (add_avgpool(c, n, from, to, &ax, &ay, k, s, p, 0, 0))
+		return -1;
+	return to == out ? 0 : add_view(c, n, to, out, "unview");
+}
+
+/* ReduceMean over spatial axes of [N, C, H, W] or [N, C, L] (axes as the
+ * attribute): a QAvgPool whose window spans the reduced axes, then for
+ * keepdims 0 a QReshape that drops them.  Any other set of axes:
+ * lower_reduce_any. */
 static int lower_reduce_mean(ctx *c, const qp_node *n)
 {
 	const qp_tensor *x = stensor(c, n, 0), *y = &c->src->tensors[n->outputs[0]];
 	int64_t k[2] = {1, 1}, s[2] = {1, 1}, p[4] = {0, 0, 0, 0}, pooled[4];
 	int64_t keep = qp_node_attr_int(n, "keepdims", 1);
 	const int64_t *axes;
+	unsigned char red[QP_MAX_RANK];
 	actq ax, ay;
-	int cnt, i, in, out, mid;
+	int cnt, i, in, out, mid, from_attr, spatial = 1;
 
-	if (!x || (x->rank != 4 && x->rank != 3))
-		return fail(c, n, "ReduceMean lowers only over the spatial axes of a rank-3 or rank-4 input");
+	if (!x)
+		return fail(c, n, "ReduceMean needs an input");
+	if (reduce_mask(c, n, x->rank, red, &from_attr))
+		return -1;
+	for (i = 0; i < x->rank; i++)
+		if (red[i] && i < 2)
+			spatial = 0;
 	axes = qp_node_attr_ints(n, "axes", &cnt);
-	if (!axes || cnt == 0)
-		return fail(c, n, "ReduceMean over all axes is not supported; only spatial axes (2 and up) can be reduced");
+	if ((x->rank != 4 && x->rank != 3) || !spatial || !from_attr || !axes || cnt == 0)
+		return lower_reduce_any(c, n, x, red);
 	for (i = 0; i < cnt; i++) {
 		int64_t a = axes[i] < 0 ? axes[i] + x->rank : axes[i];
 
-		if (a < 2 || a >= x->rank)
-			return fail(c, n, "ReduceMean over axis %lld is not supported; only spatial axes (2 and up) can be reduced",
-				    (long long)axes[i]);
 		/* [N, C, L] is pooled as [N, C, 1, L]: L is the window's width. */
 		k[x->rank == 4 ? a - 2 : 1] = x->dims[a];
 	}
@@ -668,17 +933,51 @@ static int lower_reduce_mean(ctx *c, const qp_node *n)
 	return add_view(c, n, mid, out, "squeeze");
 }
 
-/* An int8 operand of Add/Mul: an activation or a per-tensor int8 constant. */
+/* A copy in dst of src constant st quantized unsigned 8-bit (a positive
+ * constant under signedness auto): int8 codes q - 128 with zero point
+ * zp - 128, the same real values, as act_params folds an activation. */
+static int dst_const_u8(ctx *c, const qp_node *n, int st)
+{
+	const qp_tensor *s = &c->src->tensors[st];
+	const uint8_t *src = s->data;
+	int8_t *dst;
+	int64_t i, m = qp_tensor_numel(s);
+	int t;
+
+	if (c->map[st] >= 0)
+		return c->map[st];
+	t = qp_graph_add_tensor(c->dst, s->name, QP_DT_INT8, s->rank, s->dims, &c->line);
+	if (t < 0 || qp_tensor_alloc_data(&c->dst->tensors[t], &c->line))
+		return -1;
+	dst = c->dst->tensors[t].data;
+	for (i = 0; i < m; i++)
+		dst[i] = (int8_t)(src[i] - 128);
+	if (!(c->dst->tensors[t].quant = qp_quant_dup(s->quant)))
+		return fail(c, n, "out of memory");
+	c->dst->tensors[t].quant->is_signed = 1;
+	c->dst->tensors[t].quant->zero_point[0] -= 128;
+	if (c->dst->tensors[t].quant->zero_point[0])
+		c->dst->tensors[t].quant->scheme = QP_Q_ASYMMETRIC;
+	c->map[st] = t;
+	return t;
+}
+
+/* An int8 operand of Add/Mul: an activation or a per-tensor 8-bit constant. */
 static int binary_operand(ctx *c, const qp_node *n, int i, actq *a)
 {
 	const qp_tensor *t = stensor(c, n, i);
+	int u8;
 
 	if (!t)
 		return fail(c, n, "missing input %d", i);
-	if (t->data && (t->dtype != QP_DT_INT8 || !t->quant))
+	u8 = t->data && t->dtype == QP_DT_UINT8 && t->quant && t->quant->n == 1 &&
+	     t->quant->bits == 8 && !t->quant->is_signed;
+	if (t->data && !u8 && (t->dtype != QP_DT_INT8 || !t->quant))
 		return fail(c, n, "constant '%s' is not quantized to int8", t->name);
 	if (act_params(c, n, t, a))
 		return -1;
+	if (u8)
+		return dst_const_u8(c, n, n->inputs[i]);
 	return t->data ? dst_const(c, n, n->inputs[i]) : dst_act(c, n, n->inputs[i]);
 }
 
@@ -691,7 +990,10 @@ static int lower_add_mul(ctx *c, const qp_node *n)
 	int is_add = is_sub || !strcmp(n->op, "Add");
 	actq aa, ab, ay;
 	int relu, ys, in[2], out, node;
+	qp_const_affine ca;
 
+	if (qp_const_affine_of(c->src, n, &ca))
+		return lower_const_affine(c, n, &ca);
 	if ((in[0] = binary_operand(c, n, 0, &aa)) < 0 || (in[1] = binary_operand(c, n, 1, &ab)) < 0)
 		return -1;
 	ys = fused_output(c, n, &relu);
@@ -734,9 +1036,11 @@ static int lower_add_mul(ctx *c, const qp_node *n)
 #define AFFINE_FRAC_BITS 8
 
 /* Adds QAffine from dst tensor in to out along axis with ch channels:
- * y = a[k] x + b[k] in real numbers, x and y quantized as ax and ay. */
-static int add_affine(ctx *c, const qp_node *n, int in, int out, int axis, int ch,
-		      const double *a, const double *b, const actq *ax, const actq *ay)
+ * y = a[k] x + b[k] in real numbers, x and y quantized as ax and ay, the
+ * range set_range's for relu. */
+static int add_affine_range(ctx *c, const qp_node *n, int in, int out, int axis, int ch,
+			    const double *a, const double *b, const actq *ax, const actq *ay,
+			    int relu)
 {
 	int64_t *v = malloc((size_t)ch * 3 * sizeof *v);
 	qp_node *d;
@@ -766,7 +1070,7 @@ static int add_affine(ctx *c, const qp_node *n, int in, int out, int axis, int c
 		return -1;
 	}
 	d = &c->dst->nodes[node];
-	if (qp_node_set_int(d, "axis", axis) || set_range(c, node, ay, 0) ||
+	if (qp_node_set_int(d, "axis", axis) || set_range(c, node, ay, relu) ||
 	    qp_node_set_int(d, "frac_bits", AFFINE_FRAC_BITS) ||
 	    qp_node_set_ints(d, "multiplier", ch, v) ||
 	    qp_node_set_ints(d, "shift", ch, v + ch) ||
@@ -776,6 +1080,64 @@ static int add_affine(ctx *c, const qp_node *n, int in, int out, int axis, int c
 	}
 	free(v);
 	return 0;
+}
+
+static int add_affine(ctx *c, const qp_node *n, int in, int out, int axis, int ch,
+		      const double *a, const double *b, const actq *ax, const actq *ay)
+{
+	return add_affine_range(c, n, in, out, axis, ch, a, b, ax, ay, 0);
+}
+
+/* Add, Sub or Mul of an activation by a constant quantize kept float
+ * (constop.h), y = a[k] x + b[k] along ca->axis, (+ a fused Relu or
+ * Clip): a Mul by a positive scalar is a QRequant of s_x c / s_y, as Div
+ * by a scalar is; anything else a QAffine, the constant folded into its
+ * 31-bit multipliers (Mul) or offsets (Add, Sub).  No 8-bit copy of the
+ * constant rounds it. */
+static int lower_const_affine(ctx *c, const qp_node *n, const qp_const_affine *ca)
+{
+	const qp_tensor *x = stensor(c, n, ca->x), *k = stensor(c, n, ca->c);
+	const float *kv = k->data;
+	int is_mul = !strcmp(n->op, "Mul"), is_sub = !strcmp(n->op, "Sub");
+	int relu, ys, in, out, node, axis = ca->axis, rc;
+	int64_t ch, i;
+	double *a;
+	actq ax, ay;
+
+	for (i = 0; i < qp_tensor_numel(k); i++)
+		if (!isfinite(kv[i]))
+			return fail(c, n, "constant '%s' has the value %g", k->name, kv[i]);
+	ys = fused_output(c, n, &relu);
+	if (act_params(c, n, x, &ax) || act_params(c, n, &c->src->tensors[ys], &ay) ||
+	    (in = dst_act(c, n, n->inputs[ca->x])) < 0 || (out = dst_act(c, n, ys)) < 0)
+		return -1;
+	if (is_mul && axis < 0 && kv[0] >= 0) {
+		double real = (double)ax.scale * kv[0] / ay.scale;
+
+		if ((node = add_node(c, n, "QRequant", 1, &in, out)) < 0 ||
+		    set_range(c, node, &ay, relu) || set_mults(c, node, "multiplier", "shift", 1, &real))
+			return -1;
+		return 0;
+	}
+	/* One value: one channel on axis 0, repeated (as lower_div). */
+	if (axis < 0)
+		axis = 0;
+	ch = x->dims[axis];
+	if (!(a = malloc((size_t)ch * 2 * sizeof *a)))
+		return fail(c, n, "out of memory");
+	for (i = 0; i < ch; i++) {
+		double v = kv[qp_tensor_numel(k) == 1 ? 0 : i];
+
+		if (is_mul)
+			a[i] = v, a[ch + i] = 0;
+		else if (is_sub && ca->x == 1)   /* c - x */
+			a[i] = -1, a[ch + i] = v;
+		else
+			a[i] = 1, a[ch + i] = is_sub ? -v : v;
+	}
+	rc = add_affine_range(c, n, in, out, axis, (int)ch, a, a + ch, &ax, &ay, relu);
+	free(a);
+	return rc;
 }
 
 /* A float constant input that quantize kept float (its float_from rule). */
@@ -900,43 +1262,33 @@ static int lower_relu(ctx *c, const qp_node *n)
 	return 0;
 }
 
-/* Clip with constant bounds (ReLU6): the output shares the input's
- * parameters, so the bounds quantized as Quantize would clamp the integers
- * exactly where the float op clamps the reals. */
+/* Clip with constant bounds (ReLU6).  An output that shares the input's
+ * parameters (a preserving operator set) is a QClip: the bounds quantized
+ * as Quantize would clamp the integers exactly where the float op clamps
+ * the reals.  An output with parameters of its own (the target's relu6 set,
+ * not fused into the op before it) is a QRequant to them that clamps at
+ * the bounds quantized at the output's parameters, the float clamp
+ * followed by the output's quantization. */
 static int lower_clip(ctx *c, const qp_node *n)
 {
 	actq ax, ay;
 	int32_t lim[2];
-	int in, out, node, i;
+	int in, out, node, same;
+	double real;
 
 	if (act_params(c, n, stensor(c, n, 0), &ax) ||
-	    act_params(c, n, &c->src->tensors[n->outputs[0]], &ay) ||
-	    same_quant(c, n, &ax, &ay))
+	    act_params(c, n, &c->src->tensors[n->outputs[0]], &ay))
 		return -1;
-	lim[0] = ax.qmin;
-	lim[1] = ax.qmax;
-	for (i = 0; i < 2; i++) {
-		const qp_tensor *b = stensor(c, n, 1 + i);
-		float v;
-
-		if (!b)
-			continue;
-		if (!b->data || b->dtype != QP_DT_FLOAT32 || qp_tensor_numel(b) != 1)
-			return fail(c, n, "bound '%s' is not a float32 constant scalar", b->name);
-		v = ((const float *)b->data)[0];
-		if (v != v)
-			return fail(c, n, "bound '%s' is NaN", b->name);
-		lim[i] = qp_rt_quantize_one(v, ax.scale, ax.zp, ax.qmin, ax.qmax);
-	}
-	if (lim[0] > lim[1])   /* ONNX: min > max gives max everywhere */
-		lim[0] = lim[1];
-	if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
-	    (node = add_node(c, n, "QClip", 1, &in, out)) < 0)
+	same = ax.scale == ay.scale && ax.zp == ay.zp;
+	if (clip_bounds(c, n, &ay, lim) ||
+	    (in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+	    (node = add_node(c, n, same ? "QClip" : "QRequant", 1, &in, out)) < 0)
 		return -1;
 	if (qp_node_set_int(&c->dst->nodes[node], "act_min", lim[0]) ||
 	    qp_node_set_int(&c->dst->nodes[node], "act_max", lim[1]))
 		return fail(c, n, "out of memory");
-	return 0;
+	real = (double)ax.scale / ay.scale;
+	return same ? 0 : set_mults(c, node, "multiplier", "shift", 1, &real);
 }
 
 /* Unary ops of one element (Sigmoid, Tanh, HardSwish, ...): QLut, whose
@@ -976,6 +1328,177 @@ static int lower_lut(ctx *c, const qp_node *n)
 		return -1;
 	if (qp_node_set_ints(&c->dst->nodes[node], "table", 256, table))
 		return fail(c, n, "out of memory");
+	return 0;
+}
+
+/* An activation chain (actchain.h) ending at node n: one QLut whose table
+ * is the chain's float ops, node by node with the interpreter's kernels,
+ * on every input code, its scalar constants as quantize left them (float).
+ * Fake quantization runs the same kernels on the same values, the inside
+ * of the chain unrounded, so the two agree on every code. */
+static int lower_chain(ctx *c, const qp_node *n)
+{
+	const qp_graph *g = c->src;
+	int e = (int)(n - g->nodes), x = qp_act_chain_input(g, c->chain_end, e);
+	float xs[256], buf[QP_ACT_CHAIN_MAX][256];
+	int slot[QP_ACT_CHAIN_MAX], n_slot = 0, i, j, q, tin, tout, node, relu;
+	int64_t table[256];
+	actq ax, ay;
+	/* An end (Add, Mul) the target fuses with the Relu after it: the
+	 * table takes the Relu too and writes its output. */
+	int ys = fused_output(c, n, &relu);
+
+	if (x < 0)
+		return fail(c, n, "activation chain without an input");
+	if (act_params(c, n, &g->tensors[x], &ax) ||
+	    act_params(c, n, &g->tensors[ys], &ay))
+		return -1;
+	for (q = -128; q < 128; q++)
+		xs[q + 128] = (float)((double)(q - ax.zp) * ax.scale);
+	for (i = 0; i <= e; i++) {
+		const qp_node *m = &g->nodes[i];
+		const qp_op_def *d = qp_op_find(m->op);
+		qp_value vin[2], vout = {.dtype = QP_DT_FLOAT32, .rank = 1, .dims = {256},
+					 .numel = 256};
+		const qp_value *in[2];
+		qp_value *out = &vout;
+
+		if (c->chain_end[i] != e)
+			continue;
+		if (!d || !d->run || m->n_inputs > 2 || n_slot == QP_ACT_CHAIN_MAX)
+			return fail(c, m, "no float kernel to build the chain's table from");
+		for (j = 0; j < m->n_inputs; j++) {
+			const qp_tensor *t = &g->tensors[m->inputs[j]];
+			int p = qp_graph_producer(g, m->inputs[j]), k;
+
+			vin[j] = vout;
+			if (m->inputs[j] == x) {
+				vin[j].data = xs;
+			} else if (t->data) {
+				vin[j].dims[0] = 1;
+				vin[j].numel = 1;
+				vin[j].data = t->data;
+			} else {
+				for (k = 0; k < n_slot && slot[k] != p; k++)
+					;
+				if (k == n_slot)
+					return fail(c, m, "activation chain out of order");
+				vin[j].data = buf[k];
+			}
+			in[j] = &vin[j];
+		}
+		vout.data = buf[n_slot];
+		slot[n_slot++] = i;
+		if (d->run(g, m, in, &out, &c->line))
+			return -1;
+	}
+	for (q = 0; q < 256; q++) {
+		float v = buf[n_slot - 1][q];
+
+		if (relu)   /* the float Relu's kernel */
+			v = v > 0.0f ? v : 0.0f;
+		table[q] = qp_rt_quantize_one(v, ay.scale, ay.zp, ay.qmin, ay.qmax);
+	}
+	if ((tin = dst_act(c, n, x)) < 0 || (tout = dst_act(c, n, ys)) < 0 ||
+	    (node = add_node(c, n, "QLut", 1, &tin, tout)) < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "table", 256, table))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
+/* PRelu.  A slope of one value is a QLut (lower_lut: the float op on every
+ * code); one that varies along a single axis is QPRelu, whose negative
+ * side has a multiplier per channel, slope[c] s_x / s_y, negative for a
+ * negative slope (docs/ir.md section 6). */
+static int lower_prelu(ctx *c, const qp_node *n)
+{
+	const qp_tensor *x = stensor(c, n, 0), *s = stensor(c, n, 1);
+	const qp_tensor *y = &c->src->tensors[n->outputs[0]];
+	const float *sv;
+	int64_t *v, ch = 1, k;
+	actq ax, ay;
+	int in, out, node, axis = -1, i;
+	double real;
+	qp_node *d;
+
+	if (!x || x->data || !s || !s->data)
+		return fail(c, n, "only an activation with a constant slope is supported");
+	if (!(sv = float_const(c, n, 1, -1)))
+		return -1;
+	if (qp_tensor_numel(s) == 1) {
+		const qp_op_def *def = qp_op_find("PRelu");
+		float xs[256], ys[256];
+		qp_value vx = {.dtype = QP_DT_FLOAT32, .rank = 1, .dims = {256}, .numel = 256,
+			       .data = xs};
+		qp_value vs = {.dtype = QP_DT_FLOAT32, .rank = 1, .dims = {1}, .numel = 1,
+			       .data = (void *)sv};
+		qp_value vy = vx;
+		const qp_value *ins[2] = {&vx, &vs};
+		qp_value *outs = &vy;
+		int64_t table[256];
+		int q;
+
+		if (act_params(c, n, x, &ax) || act_params(c, n, y, &ay))
+			return -1;
+		for (q = -128; q < 128; q++)
+			xs[q + 128] = (float)((double)(q - ax.zp) * ax.scale);
+		vy.data = ys;
+		if (!def || def->run(c->src, n, ins, &outs, &c->line))
+			return -1;
+		for (q = 0; q < 256; q++)
+			table[q] = qp_rt_quantize_one(ys[q], ay.scale, ay.zp, ay.qmin, ay.qmax);
+		if ((in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0 ||
+		    (node = add_node(c, n, "QLut", 1, &in, out)) < 0)
+			return -1;
+		if (qp_node_set_ints(&c->dst->nodes[node], "table", 256, table))
+			return fail(c, n, "out of memory");
+		return 0;
+	}
+	if (s->rank > x->rank)
+		return fail(c, n, "the slope must not broadcast the input to a larger shape");
+	for (i = 0; i < s->rank; i++) {
+		if (s->dims[i] == 1)
+			continue;
+		if (axis >= 0)
+			return fail(c, n, "the slope '%s' varies along more than one axis", s->name);
+		axis = i + x->rank - s->rank;
+		ch = s->dims[i];
+	}
+	for (k = 0; k < ch; k++)
+		if (!isfinite(sv[k]))
+			return fail(c, n, "slope '%s' has the value %g", s->name, sv[k]);
+	if (act_params(c, n, x, &ax) || act_params(c, n, y, &ay) ||
+	    (in = dst_act(c, n, n->inputs[0])) < 0 || (out = dst_act(c, n, n->outputs[0])) < 0)
+		return -1;
+	real = (double)ax.scale / ay.scale;
+	if (!(v = malloc((size_t)ch * 2 * sizeof *v)))
+		return fail(c, n, "out of memory");
+	for (k = 0; k < ch; k++) {
+		double r = (double)sv[k] * ax.scale / ay.scale;
+		int32_t m;
+		int sh;
+
+		if (qp_quantize_multiplier(fabs(r), &m, &sh)) {
+			free(v);
+			return fail(c, n, "bad slope %g for channel %lld", sv[k], (long long)k);
+		}
+		v[k] = r < 0 ? -(int64_t)m : m;
+		v[ch + k] = sh;
+	}
+	if ((node = add_node(c, n, "QPRelu", 1, &in, out)) < 0) {
+		free(v);
+		return -1;
+	}
+	d = &c->dst->nodes[node];
+	if (qp_node_set_int(d, "axis", axis) || set_range(c, node, &ay, 0) ||
+	    set_mults(c, node, "pos_multiplier", "pos_shift", 1, &real) ||
+	    qp_node_set_ints(d, "neg_multiplier", ch, v) ||
+	    qp_node_set_ints(d, "neg_shift", ch, v + ch)) {
+		free(v);
+		return fail(c, n, "out of memory");
+	}
+	free(v);
 	return 0;
 }
 
@@ -1092,13 +1615,34 @@ static int add_view(ctx *c, const qp_node *n, int from, int to, const char *suff
 	return 0;
 }
 
+/* A QTranspose node "<node>/suffix" from dst tensor from to dst tensor to
+ * (to's dims are from's permuted by perm). */
+static int add_transpose(ctx *c, const qp_node *n, int from, int to, const int64_t *perm,
+			 const char *suffix)
+{
+	char base[1200], *name;
+	int node;
+
+	snprintf(base, sizeof base, "%s/%s", n->name, suffix);
+	if (!(name = fresh_name_by(c, base, node_name_taken)))
+		return fail(c, n, "out of memory");
+	node = qp_graph_add_node(c->dst, name, "QTranspose", 1, &from, 1, &to, &c->line);
+	free(name);
+	if (node < 0)
+		return -1;
+	if (qp_node_set_ints(&c->dst->nodes[node], "perm", c->dst->tensors[from].rank, perm))
+		return fail(c, n, "out of memory");
+	return 0;
+}
+
 static int lower_softmax(ctx *c, const qp_node *n)
 {
 	const qp_tensor *x = stensor(c, n, 0);
 	int64_t axis = qp_node_attr_int(n, "axis", -1), table[256], flat[2];
+	int64_t perm[QP_MAX_RANK], inv[QP_MAX_RANK], last[QP_MAX_RANK];
 	actq ax, ay;
 	double real;
-	int in, out, sm_in, sm_out, node, d, view = 0;
+	int in, out, sm_in, sm_out, node, d, view = 0, move = 0;
 
 	if (!x || x->rank < 1)
 		return fail(c, n, "softmax needs an input of rank >= 1");
@@ -1110,12 +1654,21 @@ static int lower_softmax(ctx *c, const qp_node *n)
 	/* The runtime's softmax runs over the last axis.  When every axis
 	 * after `axis` has length 1 (a classifier head kept as [N, C, 1, 1])
 	 * the groups are contiguous all the same: view the tensor as
-	 * [outer, C] around the softmax. */
+	 * [outer, C] around the softmax.  Any other axis is moved last by a
+	 * QTranspose and back by its inverse (they move int8 codes: exact). */
 	for (int k = (int)axis + 1; k < x->rank; k++)
 		if (x->dims[k] != 1)
-			return fail(c, n, "softmax over axis %lld; only the last axis (or one followed by axes of length 1) is supported",
-				    (long long)qp_node_attr_int(n, "axis", -1));
-	if (axis != x->rank - 1) {
+			move = 1;
+	if (move) {
+		for (int k = 0, j = 0; k < x->rank; k++)
+			if (k != axis)
+				perm[j++] = k;
+		perm[x->rank - 1] = axis;
+		for (int k = 0; k < x->rank; k++) {
+			inv[perm[k]] = k;
+			last[k] = x->dims[perm[k]];
+		}
+	} else if (axis != x->rank - 1) {
 		view = 1;
 		flat[1] = x->dims[axis];
 		flat[0] = qp_tensor_numel(x) / (flat[1] ? flat[1] : 1);
@@ -1133,11 +1686,17 @@ static int lower_softmax(ctx *c, const qp_node *n)
 		     (sm_out = new_temp(c, n, out, 2, flat, "rows_softmax")) < 0 ||
 		     add_view(c, n, in, sm_in, "rows")))
 		return -1;
+	if (move && ((sm_in = new_temp(c, n, in, x->rank, last, "last")) < 0 ||
+		     (sm_out = new_temp(c, n, out, x->rank, last, "last_softmax")) < 0 ||
+		     add_transpose(c, n, in, sm_in, perm, "to_last")))
+		return -1;
 	if ((node = add_node(c, n, "QSoftmax", 1, &sm_in, sm_out)) < 0 ||
 	    set_range(c, node, &ay, 0) || set_mults(c, node, "multiplier", "shift", 1, &real))
 		return -1;
 	if (qp_node_set_ints(&c->dst->nodes[node], "exp_table", 256, table))
 		return fail(c, n, "out of memory");
+	if (move)
+		return add_transpose(c, n, sm_out, out, inv, "from_last");
 	return view ? add_view(c, n, sm_out, out, "unrows") : 0;
 }
 
@@ -1487,6 +2046,7 @@ typedef struct rule {
 
 static const rule rules[] = {
 	{"Conv", lower_conv},
+	{"ConvTranspose", lower_convtranspose},
 	{"Gemm", lower_gemm},
 	{"MatMul", lower_gemm},
 	{"MaxPool", lower_maxpool},
@@ -1515,6 +2075,7 @@ static const rule rules[] = {
 	{"Slice", lower_slice},
 	{"Split", lower_split},
 	{"Clip", lower_clip},
+	{"PRelu", lower_prelu},
 	{"Sigmoid", lower_lut},
 	{"Tanh", lower_lut},
 	{"HardSigmoid", lower_lut},
@@ -1524,6 +2085,7 @@ static const rule rules[] = {
 	{"ThresholdedRelu", lower_lut},
 	{"Exp", lower_lut},
 	{"Erf", lower_lut},
+	{"Gelu", lower_lut},
 	{"Sqrt", lower_lut},
 	{"Reciprocal", lower_lut},
 	{"Abs", lower_lut},
@@ -1724,6 +2286,7 @@ int qp_lower_fused(const qp_graph *src, qp_graph **out, int **fused_into, qp_err
 		return -1;
 	memset(&c, 0, sizeof c);
 	c.src = src;
+	c.fused_act = -1;
 	for (i = 0; i < src->n_inputs; i++) {
 		int t = src->inputs[i].tensor, k = first_reader(src, t);
 		qp_node fake = {.name = src->tensors[t].name, .op = "Quantize"};
@@ -1755,6 +2318,21 @@ int qp_lower_fused(const qp_graph *src, qp_graph **out, int **fused_into, qp_err
 		c.map[i] = -1;
 	for (i = 0; i < src->n_nodes; i++)
 		c.fused_into[i] = -1;
+	if (!(c.chain_end = malloc((size_t)(src->n_nodes ? src->n_nodes : 1) * sizeof *c.chain_end)) ||
+	    qp_act_chains(src, c.chain_end)) {
+		qp_err_set(err, "out of memory");
+		goto out;
+	}
+	/* The chains quantize made: their inside left without parameters.  A
+	 * chain some of whose inside has them lowers op by op. */
+	for (i = 0; i < src->n_nodes; i++) {
+		int e = c.chain_end[i];
+
+		if (e >= 0 && e != i && src->tensors[src->nodes[i].outputs[0]].quant)
+			for (int k = 0; k < src->n_nodes; k++)
+				if (c.chain_end[k] == e)
+					c.chain_end[k] = -1;
+	}
 	if ((src->history && !(c.dst->history = cJSON_Duplicate(src->history, 1))) ||
 	    (src->meta && !(c.dst->meta = cJSON_Duplicate(src->meta, 1)))) {
 		qp_err_set(err, "out of memory");
@@ -1769,12 +2347,20 @@ int qp_lower_fused(const qp_graph *src, qp_graph **out, int **fused_into, qp_err
 		const qp_node *n = &src->nodes[i];
 		const rule *r;
 
+		if (c.chain_end[i] >= 0 && c.chain_end[i] != i) {
+			c.fused_into[i] = c.chain_end[i];   /* lower_chain's table */
+			continue;
+		}
 		if (c.skip[i])
 			continue;
 		for (r = rules; r->op && strcmp(r->op, n->op); r++)
 			;
 		c.line.msg[0] = '\0';
-		if (!r->op)
+		c.fused_act = -1;
+		if (c.chain_end[i] == i) {
+			if (lower_chain(&c, n) == 0)
+				continue;
+		} else if (!r->op)
 			fail(&c, n, "unsupported op");
 		else if (r->lower(&c, n) == 0)
 			continue;
@@ -1810,5 +2396,6 @@ out:
 	free(c.map);
 	free(c.skip);
 	free(c.fused_into);
+	free(c.chain_end);
 	return rc;
 }

@@ -14,16 +14,42 @@
 #include "lowered.h"
 #include "tpc.h"
 
+/* QConvTranspose: the (input position, tap) pairs along spatial axis a
+ * that land inside the output (o = i s - pad_begin + k d); the cropped
+ * ones cost nothing. */
+static int64_t tconv_pairs(const qp_graph *g, const qp_node *n, int a)
+{
+	const qp_tensor *x = &g->tensors[n->inputs[0]], *w = &g->tensors[n->inputs[1]];
+	const qp_tensor *y = &g->tensors[n->outputs[0]];
+	int c;
+	const int64_t *s = qp_node_attr_ints(n, "strides", &c), *p = qp_node_attr_ints(n, "pads", &c);
+	const int64_t *d = qp_node_attr_ints(n, "dilations", &c);
+	int64_t pairs = 0;
+
+	for (int64_t i = 0; i < x->dims[2 + a]; i++)
+		for (int64_t k = 0; k < w->dims[2 + a]; k++) {
+			int64_t o = i * s[a] - p[a] + k * d[a];
+
+			pairs += o >= 0 && o < y->dims[2 + a];
+		}
+	return pairs;
+}
+
 /* Multiply-accumulates of lowered node n: QConv N*Co*Ho*Wo*(Ci/group)*Kh*Kw
  * (the output's elements times the weights' [Ci/group, Kh, Kw]), QGemm
- * M*K*N (the output's elements times K).  0 for every other op: they do a
- * few integer operations per element, not MACs. */
+ * M*K*N (the output's elements times K), QConvTranspose
+ * N*Ci*(Co/group)*Ph*Pw (each input channel reaches Co/group outputs, over
+ * the Ph*Pw (position, tap) pairs inside the output).  0 for every other
+ * op: they do a few integer operations per element, not MACs. */
 static int64_t node_macs(const qp_graph *g, const qp_node *n)
 {
 	const qp_tensor *y = &g->tensors[n->outputs[0]];
 	const qp_tensor *w = n->n_inputs > 1 && n->inputs[1] >= 0 ? &g->tensors[n->inputs[1]] : NULL;
 	int64_t per = 1;
 
+	if (w && !strcmp(n->op, "QConvTranspose"))
+		return y->dims[0] * w->dims[0] * w->dims[1] * tconv_pairs(g, n, 0) *
+		       tconv_pairs(g, n, 1);
 	if (!w || (strcmp(n->op, "QConv") && strcmp(n->op, "QGemm")))
 		return 0;
 	for (int i = 1; i < w->rank; i++)   /* QConv: Ci/g*Kh*Kw; QGemm [N, K]: K */

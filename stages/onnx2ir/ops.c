@@ -1114,6 +1114,7 @@ const onnx_op onnx_ops[] = {
 	{"Expand", 2, 2, 1, "", import_plain, 0},
 	{"Flatten", 1, 1, 1, "axis", import_flatten, 0},
 	{"Gather", 2, 2, 1, "axis", import_plain, 0},
+	{"Gelu", 1, 1, 1, "approximate", import_plain, 0},
 	{"Gemm", 2, 3, 1, "alpha beta transA transB", import_plain, 0},
 	UNARY("GlobalAveragePool"),
 	UNARY("GlobalMaxPool"),

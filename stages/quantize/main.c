@@ -97,9 +97,9 @@ int main(int argc, char **argv)
 	if (qp_ir_write(g, out, &err))
 		qp_die_err(out ? out : "-", &err);
 	if (!quiet && isatty(STDERR_FILENO))
-		qp_warn("target '%s': folded %d BatchNormalization, quantized %d weights, %d biases, %d activations (%d fused into a Relu left float)",
+		qp_warn("target '%s': folded %d BatchNormalization, quantized %d weights, %d biases, %d activations (%d fused into a Relu, %d inside an activation chain, left float)",
 			tpc->name, rep.bn_folded, rep.weights, rep.biases,
-			rep.activations, rep.fused);
+			rep.activations, rep.fused, rep.chained);
 	qp_graph_free(g);
 	qp_tpc_free(tpc);
 	free(tpc_file);

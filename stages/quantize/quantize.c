@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actchain.h"
+#include "constop.h"
 #include "ops_common.h"
 #include "passes.h"
 #include "quant.h"
@@ -41,6 +43,13 @@ static int gemm_axis(const qp_graph *g, const qp_node *n)
 	return qp_node_attr_int(n, "transB", 0) ? 0 : 1;
 }
 
+/* ConvTranspose's W is [C_in, C_out/group, k...]: the output channels are
+ * axis 1, each of its C_out/group shared by the groups (quantize_bias). */
+static int convtranspose_axis(const qp_graph *g, const qp_node *n)
+{
+	return g->tensors[n->inputs[1]].rank >= 2 ? 1 : -1;
+}
+
 /* MatMul with a constant 2-D B [K, N]: N output channels on axis 1. */
 static int matmul_axis(const qp_graph *g, const qp_node *n)
 {
@@ -49,6 +58,7 @@ static int matmul_axis(const qp_graph *g, const qp_node *n)
 
 static const quant_rule rules[] = {
 	{"Conv", 1, 2, conv_axis, 0},
+	{"ConvTranspose", 1, 2, convtranspose_axis, 0},
 	{"Gemm", 1, 2, gemm_axis, 0},
 	{"MatMul", 1, -1, matmul_axis, 0},
 	{"Clip", -1, -1, NULL, 1},
@@ -56,6 +66,9 @@ static const quant_rule rules[] = {
 	 * into 31-bit multipliers: 8-bit copies would only add a rounding. */
 	{"Div", -1, -1, NULL, 1},
 	{"BatchNormalization", -1, -1, NULL, 1},
+	/* PRelu's slope: lower folds it into the negative side's multipliers
+	 * (QPRelu) or the table (QLut), never an int8 activation. */
+	{"PRelu", -1, -1, NULL, 1},
 	{NULL, 0, 0, NULL, 0},
 };
 
@@ -209,13 +222,17 @@ static int quantize_bias(qp_graph *g, const qp_node *n, int bt, int wt,
 	qp_tensor *t = &g->tensors[bt];
 	qp_quant *q;
 	int64_t oc;
+	/* ConvTranspose: the weight has C_out/group channels on axis 1, and
+	 * output channel c (group c / (C_out/group)) is weight channel
+	 * c % (C_out/group). */
+	int64_t groups = strcmp(n->op, "ConvTranspose") ? 1 : qp_node_attr_int(n, "group", 1);
 
 	if (t->rank != 1)
 		return qp_node_err(err, n, "bias '%s' has rank %d, want 1", t->name, t->rank);
 	oc = t->dims[0];
-	if (qw->n != 1 && qw->n != oc)
-		return qp_node_err(err, n, "bias '%s' has %lld channels but the weight %d",
-				   t->name, (long long)oc, qw->n);
+	if (qw->n != 1 && (int64_t)qw->n * groups != oc)
+		return qp_node_err(err, n, "bias '%s' has %lld channels but the weight %lld",
+				   t->name, (long long)oc, (long long)qw->n * groups);
 	if (qin->n != 1)
 		return qp_node_err(err, n, "input '%s' is quantized per channel",
 				   g->tensors[n->inputs[0]].name);
@@ -227,7 +244,7 @@ static int quantize_bias(qp_graph *g, const qp_node *n, int bt, int wt,
 	q->is_signed = 1;
 	q->axis = 0;
 	for (int64_t c = 0; c < oc; c++) {
-		q->scale[c] = qin->scale[0] * qw->scale[qw->n == 1 ? 0 : c];
+		q->scale[c] = qin->scale[0] * qw->scale[qw->n == 1 ? 0 : c % qw->n];
 		q->zero_point[c] = 0;
 	}
 	if (t->quant) {
@@ -319,7 +336,9 @@ static int quantize_outputs(qp_graph *g, const qp_node *n,
 	return 0;
 }
 
-static int quantize_node(qp_graph *g, int ni, const qp_tpc *tpc,
+/* in_chain: node ni is part of an activation chain (actchain.h), whose
+ * scalar constants lower evaluates in float for the chain's table. */
+static int quantize_node(qp_graph *g, int ni, const qp_tpc *tpc, int in_chain,
 			 quantize_report *rep, qp_err *err)
 {
 	const qp_node *n = &g->nodes[ni];
@@ -360,12 +379,18 @@ static int quantize_node(qp_graph *g, int ni, const qp_tpc *tpc,
 	for (int j = 0; j < n->n_inputs; j++) {
 		int ct = n->inputs[j];
 
-		if (ct < 0 || ct == wt || ct == bt || (r && r->float_from && j >= r->float_from) ||
+		if (ct < 0 || ct == wt || ct == bt || in_chain ||
+		    (r && r->float_from && j >= r->float_from) ||
 		    !g->tensors[ct].data ||
 		    g->tensors[ct].dtype != QP_DT_FLOAT32 ||
 		    !cfg->activation_enabled)
 			continue;
 		if (wt < 0 && r && j == r->weight && !cfg->weights_enabled)
+			continue;
+		/* Add, Sub, Mul by a constant, on a target that quantizes no
+		 * weights here (MCT's IMX500 keeps such constants float): lower
+		 * folds it into a QRequant or QAffine (constop.h). */
+		if (!cfg->weights_enabled && qp_const_affine_of(g, n, NULL))
 			continue;
 		if (quantize_constant(g, n, ct, cfg, err))
 			return -1;
@@ -379,6 +404,7 @@ int quantize_graph(qp_graph *g, const qp_tpc *tpc, quantize_report *rep,
 {
 	quantize_report local;
 	cJSON *target;
+	int *end_of;
 
 	if (!rep)
 		rep = &local;
@@ -403,9 +429,30 @@ int quantize_graph(qp_graph *g, const qp_tpc *tpc, quantize_report *rep,
 			return -1;
 		rep->activations++;
 	}
+	if (!(end_of = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *end_of)) ||
+	    qp_act_chains(g, end_of)) {
+		free(end_of);
+		return qp_err_set(err, "out of memory");
+	}
 	for (int i = 0; i < g->n_nodes; i++)
-		if (quantize_node(g, i, tpc, rep, err))
+		if (quantize_node(g, i, tpc, end_of[i] >= 0, rep, err)) {
+			free(end_of);
 			return -1;
+		}
+	/* An activation chain (GELU's Div, Erf, Add, Mul, Mul; SiLU's Sigmoid,
+	 * Mul) is one QLut on the device, rounded once at its end: its inside
+	 * keeps no parameters, so fake quantization computes the table. */
+	for (int i = 0; i < g->n_nodes; i++) {
+		qp_tensor *t = &g->tensors[g->nodes[i].outputs[0]];
+
+		if (end_of[i] < 0 || end_of[i] == i || !t->quant)
+			continue;
+		qp_quant_free(t->quant);
+		t->quant = NULL;
+		rep->activations--;
+		rep->chained++;
+	}
+	free(end_of);
 	/* A chain the target fuses (qp_tpc_fused_relu: lower's own decision)
 	 * is one kernel on the device, which rounds once, at the Relu's
 	 * output.  Its inside keeps no parameters, so fake quantization rounds

@@ -13,6 +13,7 @@ typedef struct quantize_report {
 	int constants;        /* other float constants quantized */
 	int activations;      /* activation tensors given parameters */
 	int fused;            /* outputs left float inside a fused op->Relu */
+	int chained;          /* outputs left float inside an activation chain */
 } quantize_report;
 
 /* Checks the graph is calibrated and not yet quantized, that the target

@@ -48,9 +48,9 @@ for name, x in t.items():
         continue
     if "quant" not in x:
         # the inside of a chain the target fuses (docs/ir.md 4.3, rule 0):
-        # read by one Relu alone
+        # read by one Relu or ReLU6 (Clip) alone
         readers = [n for n in d["graph"]["nodes"] if name in n["inputs"]]
-        assert len(readers) == 1 and readers[0]["op"] == "Relu", (name, readers)
+        assert len(readers) == 1 and readers[0]["op"] in ("Relu", "Clip"), (name, readers)
         fused += 1
         continue
     q = x["quant"]

@@ -71,13 +71,15 @@ quantized() {
 }
 
 @test "lower lists every node it cannot lower, one line each, and writes nothing" {
-	onnx2ir "$OPS/axis0.onnx" -o f.ir
-	calibrate -q --data "$OPS/axis0.x.npy" f.ir -o f.cal.ir
+	# two Divs by a constant that varies along two axes
+	# (tests/fixtures/gen/make_qreduce_fixtures.py)
+	onnx2ir "$OPS/unlowerable.onnx" -o f.ir
+	calibrate -q --data "$OPS/unlowerable.x.npy" f.ir -o f.cal.ir
 	quantize -q --tpc "$QPIPE_TOP/tpc/int8.json" f.cal.ir -o q.ir
 	run -1 --separate-stderr lower q.ir -o out.ir
 	[ "${#stderr_lines[@]}" -eq 2 ]
-	[ "${stderr_lines[0]}" = "lower: q.ir: softmax over axis 0; only the last axis (or one followed by axes of length 1) is supported (node '/Softmax', op 'Softmax')" ]
-	[ "${stderr_lines[1]}" = "lower: q.ir: softmax over axis 0; only the last axis (or one followed by axes of length 1) is supported (node '/Softmax_1', op 'Softmax')" ]
+	[ "${stderr_lines[0]}" = "lower: q.ir: the divisor 'd' varies along more than one axis (node '/d1', op 'Div')" ]
+	[ "${stderr_lines[1]}" = "lower: q.ir: the divisor 'd' varies along more than one axis (node '/d2', op 'Div')" ]
 	[ ! -e out.ir ]
 }
 

@@ -86,16 +86,96 @@ for name in clip["inputs"][1:]:
 PY
 }
 
-@test "lower refuses a Clip whose output the target quantized apart from its input" {
-	onnx2ir "$F/qclip.onnx" -o f.ir
-	calibrate -q --data "$F/qclip.x.npy" f.ir -o f.cal.ir
-	# Clip moved from the preserving set to the relu set: own parameters.
+# A target that gives Clip its own parameters (MCT's IMX500 does: ReLU6 is
+# its own operator set): Clip moved from int8's preserving set to its relu
+# set, which the pattern [["conv", "fully_connected"], "relu"] fuses after a
+# Conv: own.json.  imx_nofuse.json is tpc/imx500.json (its relu6 set has
+# its own power-of-two parameters) without fusing patterns.
+own_targets() {
 	sed -e 's/, "Clip"//' -e 's/"ops": \["Relu"\]/"ops": ["Relu", "Clip"]/' \
 		"$QPIPE_TOP/tpc/int8.json" > own.json
 	[ "$(grep -c '"Clip"' own.json)" -eq 1 ] && grep -q '"Relu", "Clip"' own.json
+	"$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); d["fusing_patterns"] = []; json.dump(d, open("imx_nofuse.json", "w"))' "$QPIPE_TOP/tpc/imx500.json"
+	onnx2ir "$F/qclip.onnx" -o f.ir
+	calibrate -q --data "$F/qclip.x.npy" f.ir -o f.cal.ir
+}
+
+@test "a Clip with its own parameters that the target fuses after a Conv is the QConv's act_min/act_max at those parameters" {
+	need_numpy
+	own_targets
 	quantize -q --tpc own.json f.cal.ir -o q.ir
-	run --separate-stderr lower q.ir -o low.ir
-	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"output quantization differs from the input's (node '/1/Clip', op 'Clip')"* ]]
-	[ ! -e low.ir ]
+	lower q.ir -o low.ir
+	emit low.ir -o m.bin
+	irdump --json q.ir > q.json
+	irdump --json low.ir > low.json
+	"$PY" - q.json low.json <<'PY'
+import json, sys
+q, g = (json.load(open(f)) for f in sys.argv[1:3])
+qt = {t["name"]: t for t in q["tensors"]}
+conv = [n for n in q["graph"]["nodes"] if n["op"] == "Conv"][0]
+# Rounded once, at the Clip's output (docs/tpc.md section 4).
+assert "quant" not in qt[conv["outputs"][0]], qt[conv["outputs"][0]]
+nodes = g["graph"]["nodes"]
+assert [n["op"] for n in nodes] == ["Quantize", "QConv", "Dequantize"], nodes
+yq = [t for t in g["tensors"] if t["name"] == nodes[1]["outputs"][0]][0]["quant"]
+assert yq == {k: v for k, v in qt["y"]["quant"].items() if k in yq}, (yq, qt["y"]["quant"])
+s, zp = yq["scale"][0], yq["zero_point"][0]
+# The bounds 0 and 6 by Quantize's rule at y's parameters (round half away
+# from zero, clamp to -128..127).
+lo = max(-128, zp)
+hi = min(127, int(6.0 / s + 0.5) + zp)
+a = nodes[1]["attrs"]
+assert (a["act_min"]["int"], a["act_max"]["int"]) == (lo, hi), (a["act_min"], a["act_max"], lo, hi)
+# y's parameters are the Clip's own, for [0, 6], not the Conv's (whose
+# output reaches about 13): its top code is 6 within a step.
+assert abs(s * (127 - zp) - 6.0) <= s, (s, zp)
+PY
+	simulate m.bin --input "$F/qclip.x.npy" -o sim.npy
+	irrun -q low.ir --input "$F/qclip.x.npy" -o low.npy
+	cmp sim.npy low.npy
+	irrun -q q.ir --input "$F/qclip.x.npy" -o fq.npy
+	run one_step q.ir fq.npy low.npy
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "a Clip with its own parameters and nothing to fuse into is a QRequant clamping at its bounds" {
+	need_numpy
+	own_targets
+	quantize -q --tpc imx_nofuse.json f.cal.ir -o q.ir
+	lower q.ir -o low.ir
+	emit low.ir -o m.bin
+	irdump --json low.ir > low.json
+	"$PY" - low.json <<'PY'
+import json, sys, math
+import numpy as np
+g = json.load(open(sys.argv[1]))
+nodes = g["graph"]["nodes"]
+assert [n["op"] for n in nodes] == ["Quantize", "QConv", "QRequant", "Dequantize"], nodes
+r = nodes[2]
+q = {t["name"]: t.get("quant") for t in g["tensors"]}
+qx, qy = q[r["inputs"][0]], q[r["outputs"][0]]
+assert qx["scale"] != qy["scale"], (qx, qy)
+s, zp = qy["scale"][0], qy["zero_point"][0]
+lo, hi = max(-128, zp), min(127, int(6.0 / s + 0.5) + zp)
+# Unsigned power-of-two for [0, 6]: threshold 8, so 6 is below the range
+# end and the bound bites.
+assert (s, zp, hi) == (8 / 256, -128, 64), (s, zp, hi)
+# The multiplier of s_x / s_y as docs/ir.md section 6 encodes it (frexp),
+# from the float32 scales (irdump prints them with 9 digits).
+m, e = math.frexp(float(np.float32(qx["scale"][0])) / float(np.float32(s)))
+m = round(m * 2 ** 31)
+if m == 2 ** 31:
+    m, e = m // 2, e + 1
+want = {"act_min": {"int": lo}, "act_max": {"int": hi},
+        "multiplier": {"ints": [m]}, "shift": {"ints": [e]}}
+assert r["attrs"] == want, (r["attrs"], want)
+PY
+	simulate m.bin --input "$F/qclip.x.npy" -o sim.npy
+	irrun -q low.ir --input "$F/qclip.x.npy" -o low.npy
+	cmp sim.npy low.npy
+	irrun -q q.ir --input "$F/qclip.x.npy" -o fq.npy
+	run one_step q.ir fq.npy low.npy
+	echo "$output"
+	[ "$status" -eq 0 ]
 }

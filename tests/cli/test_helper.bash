@@ -65,3 +65,34 @@ int8_pipeline() {
 	emit low.ir -o m.bin &&
 	irdump --json low.ir > low.json
 }
+
+# one_step Q.ir FQ.npy LOW.npy [FQ.npy LOW.npy ...]: for each graph output
+# of the quantized IR Q.ir, in order, the fraction of elements where LOW
+# (irrun on the lowered IR) is within one step of FQ (irrun on Q.ir, fake
+# quantization), the step being that output's own scale; prints one line per
+# output and fails unless every fraction is at least 99%.
+one_step() {
+	local q=$1
+	shift
+	irdump --json "$q" >"$q.json" || return 1
+	"$PY" - "$q.json" "$@" <<'PY'
+import json, sys, numpy as np
+h = json.load(open(sys.argv[1]))
+outs = [o["name"] for o in h["graph"]["outputs"]]
+files = sys.argv[2:]
+if len(files) != 2 * len(outs):
+    sys.exit("%d outputs, %d files" % (len(outs), len(files)))
+ok = True
+for i, name in enumerate(outs):
+    scale = [t for t in h["tensors"] if t["name"] == name][0]["quant"]["scale"][0]
+    a, b = np.load(files[2 * i]), np.load(files[2 * i + 1])
+    if a.shape != b.shape or a.size == 0:
+        sys.exit("output '%s': shapes %s and %s" % (name, a.shape, b.shape))
+    d = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    within = float(np.mean(d <= scale * (1 + 1e-4)))
+    print("'%s' within one step (%.4g) on %.2f%% of %d, max %.2f steps"
+          % (name, scale, 100 * within, a.size, d.max() / scale))
+    ok = ok and within >= 0.99
+sys.exit(0 if ok else 1)
+PY
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
-# Torchvision classifiers and a YOLO-style detector, exported from PyTorch
+# Torchvision classifiers, SSDlite320's backbone and head (two outputs,
+# each compared) and a YOLO-style detector, exported from PyTorch
 # with random weights and non-trivial BatchNorm statistics
 # (tests/fixtures/gen/make_torchvision.py): each converts with onnx2ir and
 # irrun matches PyTorch's own output within 1e-4 of the output's magnitude
 # (max |a - b| <= 1e-4 * max |ref|).  The small detector is committed in
-# tests/fixtures/torchvision/; the classifiers (5..100 MB each) are generated
+# tests/fixtures/torchvision/; the big models (5..100 MB each) are generated
 # once into build/torchvision/ by tests/torchvision/gen.sh, and these tests
 # skip with a note when /usr/bin/python3 cannot import torch/torchvision.
 
@@ -17,17 +18,34 @@ setup_file() {
 	export TV_NOTE="$note"
 }
 
-# check_model DIR NAME OPSET: convert, run, compare with PyTorch.
+# check_model DIR NAME OPSET [NOUT]: convert, run, compare with PyTorch
+# (NAME.y.npy; a model with NOUT = 2 outputs: NAME.y0.npy and NAME.y1.npy,
+# each compared on its own).
 check_model() {
-	local dir=$1 name=$2 opset=$3
+	local dir=$1 name=$2 opset=$3 nout=${4:-1} i
 	if [ ! -f "$dir/${name}_opset$opset.onnx" ]; then
 		[ -n "${TV_NOTE:-}" ] && skip "$TV_NOTE"
 		fail "missing $dir/${name}_opset$opset.onnx (tests/torchvision/gen.sh failed?)"
 	fi
 	run onnx2ir "$dir/${name}_opset$opset.onnx" -o m.ir
 	[ "$status" -eq 0 ] || fail "onnx2ir failed: $output"
+	if [ "$nout" -gt 1 ]; then
+		local outs=()
+		for ((i = 0; i < nout; i++)); do outs+=(-o y$i.npy); done
+		run irrun m.ir --input "$dir/$name.x.npy" "${outs[@]}"
+		[ "$status" -eq 0 ] || fail "irrun failed: $output"
+		for ((i = 0; i < nout; i++)); do
+			close_to_pytorch y$i.npy "$dir/$name.y$i.npy" || return 1
+		done
+		return 0
+	fi
 	run irrun m.ir --input "$dir/$name.x.npy" -o y.npy
 	[ "$status" -eq 0 ] || fail "irrun failed: $output"
+	close_to_pytorch y.npy "$dir/$name.y.npy"
+}
+
+# close_to_pytorch Y.npy REF.npy: same shape, max |a - b| <= 1e-4 * max |ref|.
+close_to_pytorch() {
 	run "$PY" -c '
 import sys, numpy as np
 a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
@@ -35,8 +53,8 @@ if a.shape != b.shape:
     sys.exit("shape %s, PyTorch %s" % (a.shape, b.shape))
 err, mag = float(np.abs(a.astype(np.float64) - b).max()), float(np.abs(b).max())
 print("max error %.3g, max |ref| %.3g, relative %.3g" % (err, mag, err / mag))
-sys.exit(0 if err <= 1e-4 * mag else 1)' y.npy "$dir/$name.y.npy"
-	[ "$status" -eq 0 ] || fail "irrun differs from PyTorch: $output"
+sys.exit(0 if err <= 1e-4 * mag else 1)' "$1" "$2"
+	[ "$status" -eq 0 ] || fail "irrun differs from PyTorch ($2): $output"
 }
 
 big() { check_model "$TV_BIG" "$@"; }
@@ -58,6 +76,14 @@ small() { check_model "$FIXTURES/torchvision" "$@"; }
 @test "shufflenet_v2_x0_5 opset 17 matches PyTorch" { big shufflenet_v2_x0_5 17; }
 @test "efficientnet_b0 opset 13 matches PyTorch" { big efficientnet_b0 13; }
 @test "efficientnet_b0 opset 17 matches PyTorch" { big efficientnet_b0 17; }
+@test "mobilenet_v3_large opset 13 matches PyTorch" { big mobilenet_v3_large 13; }
+@test "mobilenet_v3_large opset 17 matches PyTorch" { big mobilenet_v3_large 17; }
+@test "regnet_x_400mf opset 13 matches PyTorch" { big regnet_x_400mf 13; }
+@test "regnet_x_400mf opset 17 matches PyTorch" { big regnet_x_400mf 17; }
+@test "regnet_y_400mf (squeeze-excite) opset 13 matches PyTorch" { big regnet_y_400mf 13; }
+@test "regnet_y_400mf (squeeze-excite) opset 17 matches PyTorch" { big regnet_y_400mf 17; }
+@test "ssdlite320 (backbone + head, both outputs) opset 13 matches PyTorch" { big ssdlite320 13 2; }
+@test "ssdlite320 (backbone + head, both outputs) opset 17 matches PyTorch" { big ssdlite320 17 2; }
 
 @test "the committed detector fixture is what the generator writes" {
 	# Guards against a hand-edited or stale fixture: regenerate and compare

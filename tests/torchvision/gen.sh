@@ -29,7 +29,7 @@ exec 9>"$out/.lock"
 flock 9
 fresh && exit 0
 rm -f "$stamp"
-echo "generating torchvision test models into $out (about 30 s)" >&2
+echo "generating torchvision test models into $out (about 90 s of CPU)" >&2
 "$py" "$gen" "$out" big >"$out/gen.log" 2>&1 || {
 	echo "make_torchvision.py failed; see $out/gen.log" >&2
 	tail -n 5 "$out/gen.log" >&2
