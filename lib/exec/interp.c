@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 
+#include "fqexact.h"
 #include "ops_common.h"
 #include "quant.h"
 
@@ -28,6 +29,8 @@ struct qp_interp {
 	                            constant for float consumers (data NULL
 	                            when there is none) */
 	const qp_op_def **defs;  /* per node */
+	qp_fq_exact *exact;      /* per node, fake_quant only: the integer
+	                            rule (fqexact.h), run NULL for none */
 	const qp_value **ins;    /* node i's inputs: ins[in_at[i]...] */
 	qp_value **outs;
 	int *in_at, *out_at;
@@ -115,8 +118,9 @@ qp_interp *qp_interp_new(const qp_graph *g, const qp_interp_opts *opts,
 	ip->outs = calloc((size_t)n_out + 1, sizeof *ip->outs);
 	ip->in_at = calloc((size_t)g->n_nodes + 1, sizeof *ip->in_at);
 	ip->out_at = calloc((size_t)g->n_nodes + 1, sizeof *ip->out_at);
+	ip->exact = calloc((size_t)g->n_nodes + 1, sizeof *ip->exact);
 	if (!ip->vals || !ip->deq || !ip->owned || !ip->defs || !ip->ins ||
-	    !ip->outs || !ip->in_at || !ip->out_at) {
+	    !ip->outs || !ip->in_at || !ip->out_at || !ip->exact) {
 		qp_err_set(err, "out of memory");
 		goto fail;
 	}
@@ -152,6 +156,8 @@ qp_interp *qp_interp_new(const qp_graph *g, const qp_interp_opts *opts,
 			       strcmp(n->op, "QuantizeLinear") && strcmp(n->op, "Cast");
 
 		ip->defs[i] = d;
+		if (ip->opts.fake_quant)
+			qp_fq_exact_find(g, i, &ip->exact[i]);
 		ip->in_at[i] = n_in;
 		ip->out_at[i] = n_out;
 		for (int j = 0; j < n->n_inputs; j++) {
@@ -199,6 +205,7 @@ void qp_interp_free(qp_interp *ip)
 	free(ip->outs);
 	free(ip->in_at);
 	free(ip->out_at);
+	free(ip->exact);
 	free(ip);
 }
 
@@ -255,8 +262,11 @@ int qp_interp_run(qp_interp *ip, qp_err *err)
 	for (int i = 0; i < g->n_nodes; i++) {
 		const qp_node *n = &g->nodes[i];
 
-		if (ip->defs[i]->run(g, n, ip->ins + ip->in_at[i],
-				     ip->outs + ip->out_at[i], err))
+		const qp_fq_exact *fx = &ip->exact[i];
+
+		if (fx->run ? fx->run(g, n, fx, ip->ins + ip->in_at[i], ip->outs + ip->out_at[i], err)
+			    : ip->defs[i]->run(g, n, ip->ins + ip->in_at[i],
+					       ip->outs + ip->out_at[i], err))
 			return -1;
 		for (int j = 0; j < n->n_outputs; j++)
 			if (produced(ip, n->outputs[j], err))

@@ -3,6 +3,8 @@
  * float IR      ONNX semantics in float32 (OpenBLAS for GEMM-shaped work);
  * quantized IR  weights dequantized, every activation with quant parameters
  *               quantized and dequantized after it is produced (fake quant);
+ *               the ops whose device kernel sums integers (Conv, Gemm, Add,
+ *               ...) by that integer arithmetic (fqexact.h, docs/ir.md 4.4);
  * lowered IR    integer ops from lib/ops/ops_int.c, which call the runtime's own
  *               kernels, so irrun and simulate share one arithmetic.
  * Every activation buffer is allocated once when the interpreter is created;

@@ -156,6 +156,15 @@ int qp_quantize_multiplier(double real, int32_t *mult, int *shift)
 	return 0;
 }
 
+void qp_add_multipliers(double sa, double sb, double sy, double real[3])
+{
+	double twice_max = 2.0 * (sa > sb ? sa : sb);
+
+	real[0] = sa / twice_max;
+	real[1] = sb / twice_max;
+	real[2] = twice_max / ((double)(1 << QP_ADD_LEFT_SHIFT) * sy);
+}
+
 /* Appends attribute values to the vector, growing it as needed. */
 typedef struct vec {
 	int32_t *v;

@@ -36,6 +36,14 @@ int qp_lowered_is(const qp_graph *g);
  * large saturate to (2^31 - 1, 30). */
 int qp_quantize_multiplier(double real, int32_t *mult, int *shift);
 
+/* QAdd's rescaling (TFLite's scheme): both inputs, shifted left by
+ * QP_ADD_LEFT_SHIFT, go to a common scale of 2^-20 of twice the larger
+ * input scale, are added, and the sum is requantized to the output.
+ * real[0], real[1]: the inputs' multipliers; real[2]: the output's.  One
+ * definition for lower and for fake quantization (lib/exec/fqexact.c). */
+#define QP_ADD_LEFT_SHIFT 20
+void qp_add_multipliers(double sa, double sb, double sy, double real[3]);
+
 /* The int32 parameter vector of lowered node n (malloc'd into *params, or
  * written into buf when it has room for cap entries; *params then points
  * at buf).  Missing or out-of-range attributes are errors naming the node. */

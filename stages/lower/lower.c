@@ -1002,13 +1002,10 @@ static int lower_add_mul(ctx *c, const qp_node *n)
 	    set_range(c, node, &ay, relu))
 		return -1;
 	if (is_add) {
-		/* TFLite's scheme: both inputs to a common scale of 2^-20 of twice
-		 * the larger input scale, add, requantize to the output. */
-		double twice_max = 2.0 * (aa.scale > ab.scale ? aa.scale : ab.scale);
-		double real[3] = {aa.scale / twice_max, ab.scale / twice_max,
-				  twice_max / ((double)(1 << 20) * ay.scale)};
+		double real[3];
 
-		if (qp_node_set_int(&c->dst->nodes[node], "left_shift", 20) ||
+		qp_add_multipliers(aa.scale, ab.scale, ay.scale, real);
+		if (qp_node_set_int(&c->dst->nodes[node], "left_shift", QP_ADD_LEFT_SHIFT) ||
 		    set_mults(c, node, "multiplier", "shift", 3, real))
 			return -1;
 		if (is_sub) {

@@ -8,17 +8,12 @@
 #     output's own scale; each output of ssdlite320 with its own) of irrun on
 #     the quantized IR (fake quantization) on at least 99% of the elements;
 #     the figures are printed as TAP comments.
-# The agreement is claimed only for the models that reach it (ResNet-18/50,
-# SqueezeNet, RegNetX under int8, ShuffleNetV2 under imx500).  The others
-# are measured and printed, not claimed, and issue 21 stays open for them:
-# with these random weights and realistic BatchNorm statistics the deep
-# depthwise nets are chaotic, so any one-step flip anywhere grows.  Measured
-# on mobilenet_v2 int8: fake quantization against itself with the input
-# moved by 1e-4 (well under one input step) agrees within one step on only
-# 24% of the outputs, and lowered vs float (RMS 0.0426) is as close as
-# fake-quant vs float (0.0428).  Only a fake quantization that computes
-# exactly what the integer kernels compute (integer sums, not float32) can
-# reach 99% on them.
+# Fake quantization computes Conv, Gemm, Add, Mul and the average pools
+# with the device's integer arithmetic (docs/ir.md section 4.4); before it
+# did, these random-weight nets (chaotic: fake quantization in float32
+# against itself with the input moved by 1e-4 agreed on 24% of MobileNetV2's
+# outputs) agreed on 37-90% for the depthwise families.  Measured since:
+# every model, both targets, 100% equal.
 # The sanitizer build runs the three small models only: the others take
 # minutes each in the normal build and 5-10x longer under ASan.
 # Data are real images, not noise: 8 Fashion-MNIST training images to
@@ -78,38 +73,31 @@ tv_int8() {
 	run -0 irrun q.ir --input "$data" "${fq[@]}"
 	run one_step q.ir "${pairs[@]}"
 	printf '# %s %s: %s\n' "$name" "$target" "${output//$'\n'/; }" >&3
-	[ "${TV_CLAIM:-1}" = 0 ] && return 0
 	[ "$status" -eq 0 ] || fail "irrun on the lowered IR is not within one step of fake quantization: $output"
-}
-
-# tv_report NAME TARGET [SIZE NOUT]: tv_int8 with the agreement printed,
-# not claimed (see the top of this file).
-tv_report() {
-	TV_CLAIM=0 tv_int8 "$@"
 }
 
 @test "resnet18 int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 resnet18 int8; }
 @test "resnet18 imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 resnet18 imx500; }
 @test "resnet50 int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 resnet50 int8; }
 @test "resnet50 imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 resnet50 imx500; }
-@test "mobilenet_v2 int8: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report mobilenet_v2 int8; }
-@test "mobilenet_v2 imx500: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report mobilenet_v2 imx500; }
-@test "mobilenet_v3_small int8: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report mobilenet_v3_small int8; }
-@test "mobilenet_v3_small imx500: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report mobilenet_v3_small imx500; }
-@test "mobilenet_v3_large int8: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report mobilenet_v3_large int8; }
-@test "mobilenet_v3_large imx500: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report mobilenet_v3_large imx500; }
+@test "mobilenet_v2 int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 mobilenet_v2 int8; }
+@test "mobilenet_v2 imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 mobilenet_v2 imx500; }
+@test "mobilenet_v3_small int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 mobilenet_v3_small int8; }
+@test "mobilenet_v3_small imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 mobilenet_v3_small imx500; }
+@test "mobilenet_v3_large int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 mobilenet_v3_large int8; }
+@test "mobilenet_v3_large imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 mobilenet_v3_large imx500; }
 @test "squeezenet1_1 int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 squeezenet1_1 int8; }
 @test "squeezenet1_1 imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 squeezenet1_1 imx500; }
-@test "shufflenet_v2_x0_5 int8: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report shufflenet_v2_x0_5 int8; }
+@test "shufflenet_v2_x0_5 int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 shufflenet_v2_x0_5 int8; }
 @test "shufflenet_v2_x0_5 imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 shufflenet_v2_x0_5 imx500; }
-@test "efficientnet_b0 int8: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report efficientnet_b0 int8; }
-@test "efficientnet_b0 imx500: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report efficientnet_b0 imx500; }
+@test "efficientnet_b0 int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 efficientnet_b0 int8; }
+@test "efficientnet_b0 imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 efficientnet_b0 imx500; }
 @test "regnet_x_400mf int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 regnet_x_400mf int8; }
-@test "regnet_x_400mf imx500: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report regnet_x_400mf imx500; }
-@test "regnet_y_400mf int8: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report regnet_y_400mf int8; }
-@test "regnet_y_400mf imx500: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report regnet_y_400mf imx500; }
-@test "ssdlite320 int8: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report ssdlite320 int8 320 2; }
-@test "ssdlite320 imx500: simulate = irrun; agreement with fake-quant printed, not claimed" { tv_report ssdlite320 imx500 320 2; }
+@test "regnet_x_400mf imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 regnet_x_400mf imx500; }
+@test "regnet_y_400mf int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 regnet_y_400mf int8; }
+@test "regnet_y_400mf imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 regnet_y_400mf imx500; }
+@test "ssdlite320 int8: simulate = irrun, lowered within one step of fake-quant" { tv_int8 ssdlite320 int8 320 2; }
+@test "ssdlite320 imx500: simulate = irrun, lowered within one step of fake-quant" { tv_int8 ssdlite320 imx500 320 2; }
 
 @test "a Concat of six inputs (as SSDlite's heads have) emits, and simulate = irrun" {
 	# emit once refused ops with more than 4 inputs; the binary allows
