@@ -10,6 +10,10 @@ load test_helper
 	run -0 "$PY" "$QPIPE_TOP/tests/conformance/doc_ops.py" ir
 }
 
+@test "doc_tables: docs/ir.md section 4.4 lists exactly the integer-exact fake-quantization rules of lib/exec/fqexact.c" {
+	run -0 "$PY" "$QPIPE_TOP/tests/conformance/doc_ops.py" fakequant
+}
+
 @test "doc_tables: docs/binary.md section 5 lists runtime/qp_ops.h's ops, opcodes, inputs and parameters" {
 	run -0 "$PY" "$QPIPE_TOP/tests/conformance/doc_ops.py" binary
 }

@@ -27,6 +27,8 @@ DOC is one of the names below (all of them when none is given):
             the names supported_activation() accepts
   lower     docs/man/lower.md step 3: "SRC -> DST" for exactly the ops of
             lower.c rules[], DST one the rule's code writes
+  fakequant docs/ir.md section 4.4's table lists, in its first column,
+            exactly the ops of lib/exec/fqexact.c rules[]
   quantize  docs/man/quantize.md step 4: "the weights of ..." names exactly
             the rules of stages/quantize/quantize.c with a weight, "except
             X's bounds" exactly those that keep parameters float
@@ -400,7 +402,20 @@ def check_quantize():
                   where + " (except ...)", "stages/quantize/quantize.c rules[]")
 
 
-CHECKS = {"ir": check_ir, "binary": check_binary, "onnx2ir": check_onnx2ir,
+def check_fakequant():
+    doc = read("docs/ir.md")
+    sec = doc[doc.index("\n### 4.4 "):]
+    sec = sec[:sec.index("\n## ")]
+    ops = []
+    for row in table(sec):
+        ops += [o for o in re.findall(r"\b[A-Z]\w*", strip_parens(row[0]))]
+    src = block(read("lib/exec/fqexact.c"), "} rules[] = {")
+    code = re.findall(r'^\t\{"(\w+)", ', src, re.M)
+    return same_list("integer-exact op", ops, code, "docs/ir.md section 4.4",
+                     "lib/exec/fqexact.c rules[]")
+
+
+CHECKS = {"ir": check_ir, "fakequant": check_fakequant, "binary": check_binary, "onnx2ir": check_onnx2ir,
           "keras2ir": check_keras2ir, "lower": check_lower, "quantize": check_quantize}
 
 
