@@ -49,7 +49,7 @@ def multiplier(real):
     if real == 0:
         return 0, 0
     q, e = np.frexp(real)
-    m = int(np.round(q * 2.0 ** 31))
+    m = int(np.floor(q * 2.0 ** 31 + 0.5))  # q > 0: half away from zero, as llround
     if m == 2 ** 31:
         m //= 2
         e += 1
