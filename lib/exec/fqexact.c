@@ -244,85 +244,113 @@ static void outbuf_free(outbuf *o)
 	free(o->acc);
 }
 
-/* ---- Conv ---------------------------------------------------------------------- */
+/* ---- Conv, ConvTranspose ------------------------------------------------------- */
+
+/* What both convolution rules set up: operands, dims as [N, C, H, W] (a
+ * 1-d operand as H = 1), the window, the multipliers, the input's codes
+ * and an accumulator (one output plane for Conv, the whole sample for
+ * ConvTranspose, which scatters). */
+typedef struct conv_job {
+	const int8_t *w;
+	const int32_t *bias;
+	grid gy;
+	int64_t xd[4], yd[4], kh, kw, group;
+	window win;
+	outbuf o;
+	int32_t *xc;
+} conv_job;
+
+static void conv_job_free(conv_job *j)
+{
+	free(j->xc);
+	outbuf_free(&j->o);
+}
+
+static int conv_job_new(const qp_graph *g, const qp_node *n, const qp_fq_exact *fx,
+			const qp_value *x, const qp_value *y, int transposed, conv_job *j,
+			qp_err *err)
+{
+	const qp_tensor *xt = tensor_at(g, n, 0), *wt = tensor_at(g, n, 1), *bt = tensor_at(g, n, 2);
+	int64_t plane;
+
+	memset(j, 0, sizeof *j);
+	j->w = wt->data;
+	j->bias = bt ? bt->data : NULL;
+	j->gy = grid_of(fx->grid);
+	j->group = qp_node_attr_int(n, "group", 1);
+	nchw(x, j->xd);
+	nchw(y, j->yd);
+	j->kh = wt->rank == 4 ? wt->dims[2] : 1;
+	j->kw = wt->dims[wt->rank - 1];
+	window_of(n, x->rank - 2, &j->win);
+	plane = j->yd[2] * j->yd[3];
+	if (outbuf_new(&j->o, j->yd[1], transposed ? j->yd[1] * plane : plane, err))
+		return -1;
+	if (!(j->xc = malloc((size_t)(x->numel ? x->numel : 1) * sizeof *j->xc)))
+		return qp_err_set(err, "out of memory");
+	/* ConvTranspose's weights [Ci, Co/g, kh, kw] are per channel on axis
+	 * 1, each scale shared by the g groups. */
+	if (channel_mults(n, 1.0, xt->quant->scale[0], wt->quant, j->yd[1],
+			  transposed ? wt->dims[1] : j->yd[1], j->gy.scale, j->o.mult, j->o.shift, err))
+		return -1;
+	act_codes(x, xt->quant, j->xc);
+	return 0;
+}
 
 static int run_conv(const qp_graph *g, const qp_node *n, const qp_fq_exact *fx,
 		    const qp_value *const *in, qp_value *const *out, qp_err *err)
 {
-	const qp_tensor *xt = tensor_at(g, n, 0), *wt = tensor_at(g, n, 1), *bt = tensor_at(g, n, 2);
-	const qp_value *x = in[0];
-	qp_value *y = out[0];
-	const int8_t *w = wt->data;
-	const int32_t *bias = bt ? bt->data : NULL;
-	grid gy = grid_of(fx->grid);
-	int64_t xd[4], yd[4], kh, kw, cg, cgo, group = qp_node_attr_int(n, "group", 1);
-	int32_t *xc = NULL;
-	float *yv = y->data;
-	window win;
-	outbuf o = {0};
-	int rc = -1;
+	float *yv = out[0]->data;
+	conv_job j;
+	int64_t cg = tensor_at(g, n, 1)->dims[1], cgo, plane;
 
-	nchw(x, xd);
-	nchw(y, yd);
-	kh = wt->rank == 4 ? wt->dims[2] : 1;
-	kw = wt->dims[wt->rank - 1];
-	cg = wt->dims[1];
-	cgo = yd[1] / group;
-	window_of(n, x->rank - 2, &win);
-	if (outbuf_new(&o, yd[1], yd[2] * yd[3], err))
-		goto out;
-	if (!(xc = malloc((size_t)x->numel * sizeof *xc))) {
-		qp_err_set(err, "out of memory");
-		goto out;
+	if (conv_job_new(g, n, fx, in[0], out[0], 0, &j, err)) {
+		conv_job_free(&j);
+		return -1;
 	}
-	if (channel_mults(n, 1.0, xt->quant->scale[0], wt->quant, yd[1], yd[1], gy.scale,
-			  o.mult, o.shift, err))
-		goto out;
-	act_codes(x, xt->quant, xc);
-	for (int64_t b = 0; b < xd[0]; b++) {
-		for (int64_t oc = 0; oc < yd[1]; oc++) {
-			int64_t ic0 = oc / cgo * cg, plane = yd[2] * yd[3];
+	cgo = j.yd[1] / j.group;
+	plane = j.yd[2] * j.yd[3];
+	for (int64_t b = 0; b < j.xd[0]; b++) {
+		for (int64_t oc = 0; oc < j.yd[1]; oc++) {
+			int64_t ic0 = oc / cgo * cg;
 
 			for (int64_t i = 0; i < plane; i++)
-				o.acc[i] = bias ? bias[oc] : 0;
+				j.o.acc[i] = j.bias ? j.bias[oc] : 0;
 			for (int64_t ic = 0; ic < cg; ic++) {
-				const int32_t *xp = xc + (b * xd[1] + ic0 + ic) * xd[2] * xd[3];
+				const int32_t *xp = j.xc + (b * j.xd[1] + ic0 + ic) * j.xd[2] * j.xd[3];
 
-				for (int64_t ky = 0; ky < kh; ky++) {
-					for (int64_t kx = 0; kx < kw; kx++) {
-						int64_t wv = w[((oc * cg + ic) * kh + ky) * kw + kx];
-						int64_t ix0 = kx * win.dil[1] - win.pad[1], lo, hi;
+				for (int64_t ky = 0; ky < j.kh; ky++) {
+					for (int64_t kx = 0; kx < j.kw; kx++) {
+						int64_t wv = j.w[((oc * cg + ic) * j.kh + ky) * j.kw + kx];
+						int64_t ix0 = kx * j.win.dil[1] - j.win.pad[1], lo, hi;
 
 						if (!wv)
 							continue;
 						/* Output columns whose tap lands inside the row. */
-						lo = ix0 >= 0 ? 0 : (-ix0 + win.stride[1] - 1) / win.stride[1];
-						hi = xd[3] - 1 - ix0 >= 0 ? (xd[3] - 1 - ix0) / win.stride[1] + 1 : 0;
-						if (hi > yd[3])
-							hi = yd[3];
-						for (int64_t oy = 0; oy < yd[2]; oy++) {
-							int64_t iy = oy * win.stride[0] - win.pad[0] + ky * win.dil[0];
-							const int32_t *row = xp + iy * xd[3] + ix0;
-							int64_t *acc = o.acc + oy * yd[3];
+						lo = ix0 >= 0 ? 0 : (-ix0 + j.win.stride[1] - 1) / j.win.stride[1];
+						hi = j.xd[3] - 1 - ix0 >= 0 ? (j.xd[3] - 1 - ix0) / j.win.stride[1] + 1 : 0;
+						if (hi > j.yd[3])
+							hi = j.yd[3];
+						for (int64_t oy = 0; oy < j.yd[2]; oy++) {
+							int64_t iy = oy * j.win.stride[0] - j.win.pad[0] + ky * j.win.dil[0];
+							const int32_t *row = xp + iy * j.xd[3] + ix0;
+							int64_t *acc = j.o.acc + oy * j.yd[3];
 
-							if (iy < 0 || iy >= xd[2])
+							if (iy < 0 || iy >= j.xd[2])
 								continue;
 							for (int64_t ox = lo; ox < hi; ox++)
-								acc[ox] += wv * row[ox * win.stride[1]];
+								acc[ox] += wv * row[ox * j.win.stride[1]];
 						}
 					}
 				}
 			}
 			for (int64_t i = 0; i < plane; i++)
-				yv[(b * yd[1] + oc) * plane + i] =
-					real_of(requant_code(o.acc[i], o.mult[oc], o.shift[oc], &gy), &gy);
+				yv[(b * j.yd[1] + oc) * plane + i] =
+					real_of(requant_code(j.o.acc[i], j.o.mult[oc], j.o.shift[oc], &j.gy), &j.gy);
 		}
 	}
-	rc = 0;
-out:
-	free(xc);
-	outbuf_free(&o);
-	return rc;
+	conv_job_free(&j);
+	return 0;
 }
 
 static int conv_ok(const qp_graph *g, const qp_node *n)
@@ -333,87 +361,61 @@ static int conv_ok(const qp_graph *g, const qp_node *n)
 	       weights_ok(w, w->dims[0], 0) && bias_ok(tensor_at(g, n, 2), w->dims[0]);
 }
 
-/* ---- ConvTranspose ---------------------------------------------------------------- */
-
 static int run_convtranspose(const qp_graph *g, const qp_node *n, const qp_fq_exact *fx,
 			     const qp_value *const *in, qp_value *const *out, qp_err *err)
 {
-	const qp_tensor *xt = tensor_at(g, n, 0), *wt = tensor_at(g, n, 1), *bt = tensor_at(g, n, 2);
-	const qp_value *x = in[0];
-	qp_value *y = out[0];
-	const int8_t *w = wt->data;
-	const int32_t *bias = bt ? bt->data : NULL;
-	grid gy = grid_of(fx->grid);
-	int64_t xd[4], yd[4], kh, kw, cw, gi, group = qp_node_attr_int(n, "group", 1), plane;
-	int32_t *xc = NULL;
-	float *yv = y->data;
-	window win;
-	outbuf o = {0};
-	int rc = -1;
+	float *yv = out[0]->data;
+	conv_job j;
+	int64_t cw = tensor_at(g, n, 1)->dims[1], gi, plane;
 
-	nchw(x, xd);
-	nchw(y, yd);
-	kh = wt->rank == 4 ? wt->dims[2] : 1;
-	kw = wt->dims[wt->rank - 1];
-	cw = wt->dims[1];
-	gi = xd[1] / group;
-	plane = yd[2] * yd[3];
-	window_of(n, x->rank - 2, &win);
-	if (outbuf_new(&o, yd[1], yd[1] * plane, err))
-		goto out;
-	if (!(xc = malloc((size_t)x->numel * sizeof *xc))) {
-		qp_err_set(err, "out of memory");
-		goto out;
+	if (conv_job_new(g, n, fx, in[0], out[0], 1, &j, err)) {
+		conv_job_free(&j);
+		return -1;
 	}
-	if (channel_mults(n, 1.0, xt->quant->scale[0], wt->quant, yd[1], cw, gy.scale,
-			  o.mult, o.shift, err))
-		goto out;
-	act_codes(x, xt->quant, xc);
-	for (int64_t b = 0; b < xd[0]; b++) {
-		for (int64_t oc = 0; oc < yd[1]; oc++)
+	gi = j.xd[1] / j.group;
+	plane = j.yd[2] * j.yd[3];
+	for (int64_t b = 0; b < j.xd[0]; b++) {
+		for (int64_t oc = 0; oc < j.yd[1]; oc++)
 			for (int64_t i = 0; i < plane; i++)
-				o.acc[oc * plane + i] = bias ? bias[oc] : 0;
+				j.o.acc[oc * plane + i] = j.bias ? j.bias[oc] : 0;
 		/* Input pixel (iy, ix) and tap (ky, kx) meet at output
 		 * (iy s - pad + ky d, ix s - pad + kx d) (ONNX ConvTranspose). */
-		for (int64_t ic = 0; ic < xd[1]; ic++) {
-			const int32_t *xp = xc + (b * xd[1] + ic) * xd[2] * xd[3];
+		for (int64_t ic = 0; ic < j.xd[1]; ic++) {
+			const int32_t *xp = j.xc + (b * j.xd[1] + ic) * j.xd[2] * j.xd[3];
 
 			for (int64_t ocl = 0; ocl < cw; ocl++) {
 				int64_t oc = ic / gi * cw + ocl;
 
-				for (int64_t ky = 0; ky < kh; ky++)
-					for (int64_t kx = 0; kx < kw; kx++) {
-						int64_t wv = w[((ic * cw + ocl) * kh + ky) * kw + kx];
+				for (int64_t ky = 0; ky < j.kh; ky++)
+					for (int64_t kx = 0; kx < j.kw; kx++) {
+						int64_t wv = j.w[((ic * cw + ocl) * j.kh + ky) * j.kw + kx];
 
 						if (!wv)
 							continue;
-						for (int64_t iy = 0; iy < xd[2]; iy++) {
-							int64_t oy = iy * win.stride[0] - win.pad[0] + ky * win.dil[0];
+						for (int64_t iy = 0; iy < j.xd[2]; iy++) {
+							int64_t oy = iy * j.win.stride[0] - j.win.pad[0] + ky * j.win.dil[0];
 
-							if (oy < 0 || oy >= yd[2])
+							if (oy < 0 || oy >= j.yd[2])
 								continue;
-							for (int64_t ix = 0; ix < xd[3]; ix++) {
-								int64_t ox = ix * win.stride[1] - win.pad[1] + kx * win.dil[1];
+							for (int64_t ix = 0; ix < j.xd[3]; ix++) {
+								int64_t ox = ix * j.win.stride[1] - j.win.pad[1] + kx * j.win.dil[1];
 
-								if (ox >= 0 && ox < yd[3])
-									o.acc[oc * plane + oy * yd[3] + ox] +=
-										wv * xp[iy * xd[3] + ix];
+								if (ox >= 0 && ox < j.yd[3])
+									j.o.acc[oc * plane + oy * j.yd[3] + ox] +=
+										wv * xp[iy * j.xd[3] + ix];
 							}
 						}
 					}
 			}
 		}
-		for (int64_t oc = 0; oc < yd[1]; oc++)
+		for (int64_t oc = 0; oc < j.yd[1]; oc++)
 			for (int64_t i = 0; i < plane; i++)
-				yv[(b * yd[1] + oc) * plane + i] =
-					real_of(requant_code(o.acc[oc * plane + i], o.mult[oc],
-							     o.shift[oc], &gy), &gy);
+				yv[(b * j.yd[1] + oc) * plane + i] =
+					real_of(requant_code(j.o.acc[oc * plane + i], j.o.mult[oc],
+							     j.o.shift[oc], &j.gy), &j.gy);
 	}
-	rc = 0;
-out:
-	free(xc);
-	outbuf_free(&o);
-	return rc;
+	conv_job_free(&j);
+	return 0;
 }
 
 static int convtranspose_ok(const qp_graph *g, const qp_node *n)
