@@ -1,9 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages qpipe needs that are missing (make deps).
 # Build: compilers, pkg-config, protobuf-c, cJSON, HDF5, libzip, OpenBLAS,
-# zlib, libpng, libjpeg-turbo.  Tests: bats, jq (checks on irdump --json)
-# and python3-numpy (compares outputs with reference .npy files; an
-# independent reader).
+# zlib, libpng, libjpeg-turbo.  Tests: bats, jq (checks on irdump --json),
+# librsvg2-bin (rsvg-convert renders irdiff's SVG charts) and python3-numpy
+# (compares outputs with reference .npy files; an independent reader).
 # Data: Fashion-MNIST for the example.
 # Fixture generation only (never at run time): python3-torch,
 # python3-torchvision, python3-onnx, python3-h5py, python3-pil (writes and
@@ -12,7 +12,7 @@
 set -eu
 build="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libcjson-dev
 libhdf5-dev libzip-dev zlib1g-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev
-bats bats-support bats-assert jq time python3 python3-numpy dataset-fashion-mnist"
+bats bats-support bats-assert jq librsvg2-bin time python3 python3-numpy dataset-fashion-mnist"
 python="python3-torch python3-torchvision python3-onnx python3-h5py python3-pil"
 want=$build
 [ "${QPIPE_DEPS_PYTHON:-0}" = 1 ] && want="$want $python"

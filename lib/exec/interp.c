@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <cjson/cJSON.h>
 
 #include "fqexact.h"
 #include "ops_common.h"
@@ -85,6 +86,17 @@ static const qp_value *dequantized(qp_interp *ip, int t, qp_err *err)
 		return NULL;
 	}
 	return v;
+}
+
+int qp_interp_wants_fake_quant(const qp_graph *g)
+{
+	if (g->meta && cJSON_GetObjectItemCaseSensitive(g->meta, "lowered"))
+		return 0;
+	for (int t = 0; t < g->n_tensors; t++)
+		if (g->tensors[t].quant && !g->tensors[t].data &&
+		    g->tensors[t].dtype == QP_DT_FLOAT32)
+			return 1;
+	return 0;
 }
 
 qp_interp *qp_interp_new(const qp_graph *g, const qp_interp_opts *opts,

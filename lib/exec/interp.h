@@ -30,6 +30,10 @@ typedef struct qp_interp_opts {
 	void *observe_ctx;
 } qp_interp_opts;
 
+/* Whether g is a quantized, not yet lowered IR (its activations carry
+ * quant): the IRs irrun and irdiff run with fake_quant. */
+int qp_interp_wants_fake_quant(const qp_graph *g);
+
 /* The graph must outlive the interpreter. opts may be NULL. */
 qp_interp *qp_interp_new(const qp_graph *g, const qp_interp_opts *opts,
 			 qp_err *err);

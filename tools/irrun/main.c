@@ -79,19 +79,6 @@ static void parse_args(int argc, char **argv, run_args *a)
 	a->feed.src.allow_nonfinite = 1;
 }
 
-/* Fake quantization applies to a quantized, not yet lowered IR: one whose
- * activations carry quant. */
-static int wants_fake_quant(const qp_graph *g)
-{
-	if (g->meta && cJSON_GetObjectItemCaseSensitive(g->meta, "lowered"))
-		return 0;
-	for (int t = 0; t < g->n_tensors; t++)
-		if (g->tensors[t].quant && !g->tensors[t].data &&
-		    g->tensors[t].dtype == QP_DT_FLOAT32)
-			return 1;
-	return 0;
-}
-
 /* The feed's view of the graph inputs; refuses inputs irrun cannot fill. */
 static void describe_inputs(const qp_graph *g, const char *model, qp_datasrc_input *in)
 {
@@ -170,7 +157,7 @@ int main(int argc, char **argv)
 			qp_die(NULL, "out of memory");
 	}
 
-	opts.fake_quant = !a.no_fake_quant && wants_fake_quant(g);
+	opts.fake_quant = !a.no_fake_quant && qp_interp_wants_fake_quant(g);
 	ip = qp_interp_new(g, &opts, &err);
 	if (!ip)
 		qp_die_err(a.model, &err);
