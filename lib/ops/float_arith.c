@@ -1,6 +1,7 @@
-/* Broadcasting arithmetic: the binary ops (Add, Sub, Mul, Div, Pow, PRelu),
- * the variadic ones (Sum, Mean, Max, Min), Where and Clip, on float32 and,
- * where ONNX defines them so, on the integer dtypes. */
+/* Broadcasting arithmetic: the binary ops (Add, Sub, Mul, Div, Pow, PRelu,
+ * Mod, BitShift), the comparisons and logic ops (Equal, Less, ..., And, Or,
+ * Xor: bool outputs), the variadic ones (Sum, Mean, Max, Min), Where and
+ * Clip, on float32 and, where ONNX defines them so, on the integer dtypes. */
 #include "ops_float_internal.h"
 
 #include <math.h>
@@ -21,10 +22,37 @@ int infer_arith(qp_graph *g, int node, qp_err *err)
 		return -1;
 	a = qp_in_tensor(g, n, 0);
 	b = qp_in_tensor(g, n, 1);
-	if (qp_want_numeric(n, a, "input A", 1, err) ||
-	    qp_want_numeric(n, b, "input B", 1, err))
+	if (op >= AR_AND || (op == AR_EQ && a->dtype == QP_DT_BOOL)) {
+		/* And, Or, Xor: bool only; Equal also compares bools. */
+		if (a->dtype != QP_DT_BOOL || b->dtype != QP_DT_BOOL)
+			return qp_node_err(err, n, "inputs '%s' (%s) and '%s' (%s) must both be bool",
+					   a->name, qp_dtype_name(a->dtype), b->name,
+					   qp_dtype_name(b->dtype));
+	} else if (qp_want_numeric(n, a, "input A", 1, err) ||
+		   qp_want_numeric(n, b, "input B", 1, err)) {
 		return -1;
+	}
 	dt = qp_compute_dtype(a);
+	if (op == AR_SHL) {
+		const char *dir = qp_node_attr_string(n, "direction", "");
+
+		if (strcmp(dir, "LEFT") && strcmp(dir, "RIGHT"))
+			return qp_node_err(err, n, "direction '%s' is not 'LEFT' or 'RIGHT'", dir);
+		/* ONNX: unsigned integers; the IR's only one is uint8. */
+		if (a->dtype != QP_DT_UINT8 || a->quant)
+			return qp_node_err(err, n, "input '%s' has dtype %s, expected uint8",
+					   a->name, qp_dtype_name(a->dtype));
+	}
+	if (op == AR_MOD) {
+		int64_t fm = qp_node_attr_int(n, "fmod", 0);
+
+		if (fm != 0 && fm != 1)
+			return qp_node_err(err, n, "fmod %lld is not 0 or 1", (long long)fm);
+		/* ONNX: fmod 0 (Python's %) is defined on integers only. */
+		if (fm == 0 && dt == QP_DT_FLOAT32)
+			return qp_node_err(err, n, "fmod 0 is defined on integer inputs only, '%s' is %s",
+					   a->name, qp_dtype_name(a->dtype));
+	}
 	/* Pow's exponent may have another type than its base (ONNX T1). */
 	if (op != AR_POW && qp_compute_dtype(b) != dt)
 		return qp_node_err(err, n, "input A '%s' has dtype %s but input B '%s' %s",
@@ -39,7 +67,7 @@ int infer_arith(qp_graph *g, int node, qp_err *err)
 		return qp_node_err(err, n, "slope '%s' %s does not broadcast to input '%s' %s",
 				   b->name, qp_dims_str(b->rank, b->dims, s1, sizeof s1),
 				   a->name, qp_dims_str(a->rank, a->dims, s2, sizeof s2));
-	qp_set_out(g, n, 0, dt, ro, out);
+	qp_set_out(g, n, 0, op >= AR_EQ ? QP_DT_BOOL : dt, ro, out);
 	return 0;
 }
 
@@ -72,6 +100,12 @@ static void f32_row(arith op, const float *pa, int64_t sa, const float *pb,
 	case AR_MAX: ROW(fmax_nan(va, vb));
 	case AR_MIN: ROW(fmin_nan(va, vb));
 	case AR_PRELU: ROW(va < 0.0f ? va * vb : va);
+	/* infer_arith refuses float Mod with fmod 0; the comparisons and
+	 * logic ops write bool (cmp_visit). */
+	case AR_MOD: case AR_FMOD: ROW(fmodf(va, vb));
+	case AR_SHL: case AR_SHR: break;   /* uint8 only */
+	case AR_EQ: case AR_LT: case AR_LE: case AR_GT: case AR_GE:
+	case AR_AND: case AR_OR: case AR_XOR: break;
 	}
 #undef ROW
 }
@@ -149,8 +183,65 @@ static int64_t int_apply(arith op, int64_t a, int64_t b)
 	case AR_MAX: return a > b ? a : b;
 	case AR_MIN: return a < b ? a : b;
 	case AR_PRELU: return a < 0 ? (int64_t)((uint64_t)a * (uint64_t)b) : a;
+	case AR_MOD: case AR_FMOD:
+		/* fmod 1: C's %, the sign of a; fmod 0: Python's %, the
+		 * sign of b.  A zero divisor gives 0, as for Div. */
+		if (b == 0 || b == -1)
+			return 0;
+		a %= b;
+		return op == AR_MOD && a && (a < 0) != (b < 0) ? a + b : a;
+	case AR_SHL: case AR_SHR:
+		/* Unsigned (uint8) operands; a shift past the width gives 0. */
+		if ((uint64_t)b >= 64)
+			return 0;
+		return op == AR_SHL ? (int64_t)((uint64_t)a << b) : (int64_t)((uint64_t)a >> b);
+	case AR_EQ: case AR_LT: case AR_LE: case AR_GT: case AR_GE:
+	case AR_AND: case AR_OR: case AR_XOR: break;   /* cmp_visit */
 	}
 	return 0;
+}
+
+typedef struct cmp_ctx {
+	arith op;
+	const qp_value *a, *b;
+	unsigned char *y;
+} cmp_ctx;
+
+/* The comparisons on float32 (NaN compares false, unequal) or integers,
+ * and the logic ops on bool (0/1). */
+static void cmp_visit(void *ctx, int64_t o, const int64_t *off)
+{
+	const cmp_ctx *c = ctx;
+	int r = 0;
+
+	if (c->a->dtype == QP_DT_FLOAT32) {
+		float va = CF32(c->a)[off[0]], vb = CF32(c->b)[off[1]];
+
+		switch (c->op) {
+		case AR_EQ: r = va == vb; break;
+		case AR_LT: r = va < vb; break;
+		case AR_LE: r = va <= vb; break;
+		case AR_GT: r = va > vb; break;
+		case AR_GE: r = va >= vb; break;
+		default: break;
+		}
+	} else {
+		int64_t va = qp_elem_get_i64(c->a->data, c->a->dtype, off[0]);
+		int64_t vb = qp_elem_get_i64(c->b->data, c->b->dtype, off[1]);
+
+		switch (c->op) {
+		case AR_EQ: r = va == vb; break;
+		case AR_LT: r = va < vb; break;
+		case AR_LE: r = va <= vb; break;
+		case AR_GT: r = va > vb; break;
+		case AR_GE: r = va >= vb; break;
+		case AR_AND: r = va && vb; break;
+		case AR_OR: r = va || vb; break;
+		case AR_XOR: r = !va != !vb; break;
+		default: break;
+		}
+	}
+	c->y[o] = (unsigned char)r;
 }
 
 typedef struct int_ctx {
@@ -180,6 +271,15 @@ static void int_visit(void *ctx, int64_t o, const int64_t *off)
 static int arith_values(const qp_node *n, arith op, const qp_value *a,
 			const qp_value *b, qp_value *y, qp_err *err)
 {
+	if (op >= AR_EQ) {
+		int64_t st[2][QP_MAX_RANK];
+		cmp_ctx c = {op, a, b, y->data};
+
+		qp_broadcast_strides(y->rank, y->dims, a->rank, a->dims, st[0]);
+		qp_broadcast_strides(y->rank, y->dims, b->rank, b->dims, st[1]);
+		qp_broadcast_walk(y->rank, y->dims, 2, st, cmp_visit, &c);
+		return 0;
+	}
 	if (y->dtype == QP_DT_FLOAT32) {
 		float *tmp = NULL;
 		const float *pb = CF32(b);
@@ -210,8 +310,14 @@ int run_arith(const qp_graph *g, const qp_node *n,
 	      const qp_value *const *in, qp_value *const *out,
 	      qp_err *err)
 {
+	arith op = (arith)qp_node_row(n)->kind;
+
 	(void)g;
-	return arith_values(n, (arith)qp_node_row(n)->kind, in[0], in[1], out[0], err);
+	if (op == AR_MOD && qp_node_attr_int(n, "fmod", 0) == 1)
+		op = AR_FMOD;
+	if (op == AR_SHL && !strcmp(qp_node_attr_string(n, "direction", ""), "RIGHT"))
+		op = AR_SHR;
+	return arith_values(n, op, in[0], in[1], out[0], err);
 }
 
 /* Sum, Mean, Max, Min: any number of inputs, all broadcast together. */

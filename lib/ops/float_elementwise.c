@@ -1,5 +1,6 @@
-/* The unary functions (Relu, Sqrt, Exp, ...): one shape rule and one kernel
- * for the family, which reads the function from the node's row. */
+/* The unary functions (Relu, Sqrt, Exp, Log, Sin, ..., IsNaN, Not): one shape
+ * rule and one kernel for the family, which reads the function from the
+ * node's row.  IsNaN and IsInf write bool; Not takes and writes bool. */
 #include "ops_float_internal.h"
 
 #include <math.h>
@@ -9,20 +10,42 @@ int infer_unary(qp_graph *g, int node, qp_err *err)
 {
 	const qp_node *n = &g->nodes[node];
 	const qp_tensor *x;
+	int kind;
 
 	if (qp_check_io(g, n, 1, 1, err))
 		return -1;
 	x = qp_in_tensor(g, n, 0);
-	if (qp_want_numeric(n, x, "input", qp_node_row(n)->ints_ok, err))
+	kind = qp_node_row(n)->kind;
+	if (kind == UN_NOT) {
+		if (x->dtype != QP_DT_BOOL)
+			return qp_node_err(err, n, "input '%s' has dtype %s, expected bool",
+					   x->name, qp_dtype_name(x->dtype));
+	} else if (qp_want_numeric(n, x, "input", qp_node_row(n)->ints_ok, err)) {
 		return -1;
-	if (qp_node_row(n)->kind == UN_GELU) {
+	}
+	if (kind == UN_GELU) {
 		const char *a = qp_node_attr_string(n, "approximate", "none");
 
 		if (strcmp(a, "none") && strcmp(a, "tanh"))
 			return qp_node_err(err, n, "approximate '%s' is not 'none' or 'tanh'", a);
 	}
-	qp_set_out(g, n, 0, qp_compute_dtype(x), x->rank, x->dims);
+	if (kind == UN_CELU && qp_node_attr_float(n, "alpha", 1.0f) == 0.0f)
+		return qp_node_err(err, n, "alpha is 0 (Celu divides by it)");
+	qp_set_out(g, n, 0, kind >= UN_ISNAN ? QP_DT_BOOL : qp_compute_dtype(x),
+		   x->rank, x->dims);
 	return 0;
+}
+
+/* ln(1 + e^x) without overflow: max(x, 0) + ln(1 + e^-|x|). */
+static double softplus(double x)
+{
+	return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x)));
+}
+
+/* ONNX Sign: -1, 0 or 1; NaN stays NaN (as numpy's sign). */
+static float signf(float x)
+{
+	return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x != x ? x : 0.0f;
 }
 
 static float sigmoidf(float x)
@@ -52,6 +75,10 @@ int run_unary(const qp_graph *g, const qp_node *n,
 				v = v > 0 ? v : 0;
 			else if (op == UN_ABS)
 				v = v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+			else if (op == UN_SIGN)
+				v = (v > 0) - (v < 0);
+			else if (op == UN_NOT)
+				v = !v;
 			else
 				v = (int64_t)(0 - (uint64_t)v);
 			qp_elem_set_i64(out[0]->data, out[0]->dtype, i, v);
@@ -60,7 +87,9 @@ int run_unary(const qp_graph *g, const qp_node *n,
 	}
 	const float *s = CF32(x);
 	float *d = F32(out[0]);
+	unsigned char *b = out[0]->data;   /* IsNaN, IsInf: bool */
 	float alpha, beta;
+	int neg, pos;
 
 	switch (op) {
 	case UN_RELU:
@@ -143,6 +172,59 @@ int run_unary(const qp_graph *g, const qp_node *n,
 				d[i] = (float)(0.5 * v * (1.0 + erf(v * M_SQRT1_2)));
 			}
 		}
+		break;
+#define MAP(expr)                                           \
+	for (int64_t i = 0; i < len; i++) {                 \
+		float v = s[i];                             \
+		d[i] = (expr);                              \
+	}                                                   \
+	break
+	case UN_LOG: MAP(logf(v));
+	case UN_SIN: MAP(sinf(v));
+	case UN_COS: MAP(cosf(v));
+	case UN_TAN: MAP(tanf(v));
+	case UN_ASIN: MAP(asinf(v));
+	case UN_ACOS: MAP(acosf(v));
+	case UN_ATAN: MAP(atanf(v));
+	case UN_SINH: MAP(sinhf(v));
+	case UN_COSH: MAP(coshf(v));
+	case UN_ASINH: MAP(asinhf(v));
+	case UN_ACOSH: MAP(acoshf(v));
+	case UN_ATANH: MAP(atanhf(v));
+	case UN_FLOOR: MAP(floorf(v));
+	case UN_CEIL: MAP(ceilf(v));
+	/* Halves to even: rintf in the default rounding mode. */
+	case UN_ROUND: MAP(rintf(v));
+	case UN_SIGN: MAP(signf(v));
+	case UN_SOFTPLUS: MAP((float)softplus(v));
+	case UN_SOFTSIGN: MAP(v / (1.0f + fabsf(v)));
+	case UN_MISH: MAP((float)(v * tanh(softplus(v))));
+	case UN_SELU:
+		/* ONNX's defaults, the float32 values of the SELU paper's
+		 * constants: gamma (x <= 0 ? alpha e^x - alpha : x). */
+		alpha = qp_node_attr_float(n, "alpha", 1.67326319217681884765625f);
+		beta = qp_node_attr_float(n, "gamma", 1.05070102214813232421875f);
+		MAP(v <= 0.0f ? (float)(beta * (alpha * exp(v) - alpha)) : beta * v);
+	case UN_CELU:
+		/* max(0, x) + min(0, alpha (e^(x/alpha) - 1)) */
+		alpha = qp_node_attr_float(n, "alpha", 1.0f);
+		MAP(fmaxf(0.0f, v) + fminf(0.0f, (float)(alpha * expm1(v / alpha))));
+	case UN_SHRINK:
+		alpha = qp_node_attr_float(n, "lambd", 0.5f);
+		beta = qp_node_attr_float(n, "bias", 0.0f);
+		MAP(v < -alpha ? v + beta : v > alpha ? v - beta : 0.0f);
+#undef MAP
+	case UN_ISNAN:
+		for (int64_t i = 0; i < len; i++)
+			b[i] = isnan(s[i]) != 0;
+		break;
+	case UN_ISINF:
+		neg = (int)qp_node_attr_int(n, "detect_negative", 1);
+		pos = (int)qp_node_attr_int(n, "detect_positive", 1);
+		for (int64_t i = 0; i < len; i++)
+			b[i] = isinf(s[i]) && (s[i] < 0.0f ? neg : pos);
+		break;
+	case UN_NOT:   /* bool input: the integer path above */
 		break;
 	}
 	return 0;

@@ -25,14 +25,25 @@
 /* float_elementwise.c */
 typedef enum unary_op {
 	UN_RELU, UN_SQRT, UN_EXP, UN_ERF, UN_LEAKY, UN_SIGMOID, UN_HSIGMOID,
-	UN_HSWISH, UN_TANH, UN_ABS, UN_NEG, UN_RECIP, UN_ELU, UN_THRESH, UN_GELU
+	UN_HSWISH, UN_TANH, UN_ABS, UN_NEG, UN_RECIP, UN_ELU, UN_THRESH, UN_GELU,
+	UN_LOG, UN_SIN, UN_COS, UN_TAN, UN_ASIN, UN_ACOS, UN_ATAN, UN_SINH,
+	UN_COSH, UN_ASINH, UN_ACOSH, UN_ATANH, UN_FLOOR, UN_CEIL, UN_ROUND,
+	UN_SIGN, UN_SOFTPLUS, UN_SOFTSIGN, UN_SELU, UN_CELU, UN_MISH, UN_SHRINK,
+	/* bool outputs: IsNaN, IsInf (float32 input), Not (bool input) */
+	UN_ISNAN, UN_ISINF, UN_NOT
 } unary_op;
 
 /* float_arith.c: binary ops with numpy broadcasting.  PRelu is
  * x < 0 ? slope * x : x with the slope broadcast to x.  AR_MEAN is Mean's
- * row: it adds, then divides by the input count (run_variadic). */
+ * row: it adds, then divides by the input count (run_variadic).  Mod's row
+ * is AR_MOD; run_arith computes AR_FMOD for it when its fmod is 1, as
+ * BitShift's AR_SHL is AR_SHR for direction "RIGHT" (uint8 only).  The
+ * comparisons (AR_EQ..AR_GE) and the logic ops (AR_AND..AR_XOR) write
+ * bool. */
 typedef enum arith {
-	AR_ADD, AR_SUB, AR_MUL, AR_DIV, AR_POW, AR_MAX, AR_MIN, AR_PRELU, AR_MEAN
+	AR_ADD, AR_SUB, AR_MUL, AR_DIV, AR_POW, AR_MAX, AR_MIN, AR_PRELU, AR_MEAN,
+	AR_MOD, AR_FMOD, AR_SHL, AR_SHR,
+	AR_EQ, AR_LT, AR_LE, AR_GT, AR_GE, AR_AND, AR_OR, AR_XOR
 } arith;
 
 /* float_reduce.c */

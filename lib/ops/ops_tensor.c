@@ -3,7 +3,9 @@
  * These move elements without arithmetic (Resize's linear mode aside), so
  * the kernels work on every IR dtype by element size.  The IR forms
  * (docs/ir.md section 3) hold every opset-dependent input as an attribute:
- * the importer resolved them, so shapes here never depend on data.
+ * the importer resolved them, so shapes here never depend on data
+ * (Range aside: its constant scalar inputs are its length, and onnx2ir
+ * folds it).
  */
 #include "ops.h"
 
@@ -992,6 +994,99 @@ static int run_space_to_depth(const qp_graph *g, const qp_node *n,
 	return run_depth_space(n, out[0], in[0], 0, err);
 }
 
+/* ---- Range ---------------------------------------------------------------- */
+
+/* Range(start, limit, delta): scalars of one dtype (float32, int16, int32,
+ * int64).  The output length max(ceil((limit - start) / delta), 0) is its
+ * shape, and shapes are static: the three must be constants (onnx2ir then
+ * folds the node).  Float lengths are computed in float32, as ONNX's
+ * function body does; integer ones exactly. */
+static int range_scalar(const qp_node *n, const qp_tensor *t, const char *what,
+			qp_err *err)
+{
+	if (t->dtype != QP_DT_FLOAT32 && t->dtype != QP_DT_INT16 &&
+	    t->dtype != QP_DT_INT32 && t->dtype != QP_DT_INT64)
+		return qp_node_err(err, n, "%s '%s' has dtype %s, expected float32, int16, int32 or int64",
+				   what, t->name, qp_dtype_name(t->dtype));
+	if (qp_tensor_numel(t) != 1)
+		return qp_node_err(err, n, "%s '%s' has %lld elements, expected a scalar",
+				   what, t->name, (long long)qp_tensor_numel(t));
+	if (!t->data || t->quant)
+		return qp_node_err(err, n, "%s '%s' must be a constant: the output length is its shape, and shapes are static",
+				   what, t->name);
+	return 0;
+}
+
+static int infer_range(qp_graph *g, int node, qp_err *err)
+{
+	const qp_node *n = &g->nodes[node];
+	static const char *const what[3] = {"start", "limit", "delta"};
+	const qp_tensor *t[3];
+	int64_t len;
+
+	if (qp_check_io(g, n, 3, 3, err))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		t[i] = qp_in_tensor(g, n, i);
+		if (range_scalar(n, t[i], what[i], err))
+			return -1;
+		if (t[i]->dtype != t[0]->dtype)
+			return qp_node_err(err, n, "%s '%s' has dtype %s but start '%s' %s", what[i],
+					   t[i]->name, qp_dtype_name(t[i]->dtype), t[0]->name,
+					   qp_dtype_name(t[0]->dtype));
+	}
+	if (t[0]->dtype == QP_DT_FLOAT32) {
+		float s = ((const float *)t[0]->data)[0], l = ((const float *)t[1]->data)[0];
+		float d = ((const float *)t[2]->data)[0], q;
+
+		if (d == 0.0f || !isfinite(s) || !isfinite(l) || !isfinite(d))
+			return qp_node_err(err, n, "start %g, limit %g, delta %g give no finite range",
+					   s, l, d);
+		q = ceilf((l - s) / d);
+		if (q > (float)(1 << 30))
+			return qp_node_err(err, n, "range of %.9g elements is too large", q);
+		len = q > 0.0f ? (int64_t)q : 0;
+	} else {
+		int64_t s = qp_elem_get_i64(t[0]->data, t[0]->dtype, 0);
+		int64_t l = qp_elem_get_i64(t[1]->data, t[1]->dtype, 0);
+		int64_t d = qp_elem_get_i64(t[2]->data, t[2]->dtype, 0), span;
+
+		if (d == 0)
+			return qp_node_err(err, n, "delta is 0");
+		/* l - s may overflow int64: check the size in double first. */
+		if (fabs((double)l - (double)s) > 4e18 ||
+		    fabs(((double)l - (double)s) / (double)d) > (double)(1 << 30))
+			return qp_node_err(err, n, "range from %lld to %lld by %lld is too large",
+					   (long long)s, (long long)l, (long long)d);
+		span = l - s;
+		len = span / d + (span % d != 0 && (span < 0) == (d < 0));
+		len = len > 0 ? len : 0;
+	}
+	qp_set_out(g, n, 0, t[0]->dtype, 1, &len);
+	return 0;
+}
+
+static int run_range(const qp_graph *g, const qp_node *n,
+		     const qp_value *const *in, qp_value *const *out, qp_err *err)
+{
+	qp_value *y = out[0];
+
+	(void)g, (void)n, (void)err;
+	if (y->dtype == QP_DT_FLOAT32) {
+		float s = ((const float *)in[0]->data)[0], d = ((const float *)in[2]->data)[0];
+
+		for (int64_t i = 0; i < y->numel; i++)
+			((float *)y->data)[i] = s + (float)i * d;
+		return 0;
+	}
+	int64_t s = qp_elem_get_i64(in[0]->data, in[0]->dtype, 0);
+	int64_t d = qp_elem_get_i64(in[2]->data, in[2]->dtype, 0);
+
+	for (int64_t i = 0; i < y->numel; i++)
+		qp_elem_set_i64(y->data, y->dtype, i, (int64_t)((uint64_t)s + (uint64_t)i * (uint64_t)d));
+	return 0;
+}
+
 /* One row per op: name, shape rule, kernel, and the attributes it defines
  * (ops.h).  Opset-dependent inputs are attributes here (docs/ir.md
  * section 3), so most of these are required. */
@@ -1027,5 +1122,6 @@ const qp_op_row qp_ops_tensor[] = {
 	       QP_ATTRS(QP_REQ("blocksize", QP_AT_INT), QP_OPT("mode", QP_AT_STRING))),
 	QP_ROW("SpaceToDepth", infer_space_to_depth, run_space_to_depth, 0, 0,
 	       QP_ATTRS(QP_REQ("blocksize", QP_AT_INT))),
+	QP_ROW("Range", infer_range, run_range, 0, 0, QP_NO_ATTRS),
 	QP_ROW_END,
 };

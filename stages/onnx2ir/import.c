@@ -865,25 +865,223 @@ static int check_supported(importer *im, qp_err *err)
 	return bad ? qp_err_set(err, "%s", list.msg) : 0;
 }
 
+/* True when name is one of the space-separated words of list. */
+static int in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = list;
+
+	while (len && (p = strstr(p, name)) != NULL) {
+		if ((p == list || p[-1] == ' ') && (p[len] == ' ' || !p[len]))
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/* True when name is set by a "name=value ..." list. */
+static int in_fixed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = list;
+
+	while (p && len && (p = strstr(p, name)) != NULL) {
+		if ((p == list || p[-1] == ' ') && p[len] == '=')
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
 static int check_attrs(const onnx_ctx *c, const onnx_op *row, qp_err *err)
 {
 	size_t i;
 
 	for (i = 0; i < c->np->n_attribute; i++) {
 		const char *name = str_or_empty(c->np->attribute[i]->name);
-		size_t len = strlen(name);
-		const char *p = row->attrs;
+		const onnx_old_form *f;
+		int k;
 
-		while (len && (p = strstr(p, name)) != NULL) {
-			if ((p == row->attrs || p[-1] == ' ') && (p[len] == ' ' || !p[len]))
-				break;
-			p += len;
-		}
-		if (!len || !p)
-			return onnx_node_err(c, err, "unsupported attribute '%s'", name);
+		if (in_list(row->attrs, name) ||
+		    (c->old && (in_list(c->old->attrs, name) || in_fixed(c->old->fixed, name))))
+			continue;
+		/* An attribute of an older form that became an input. */
+		for (f = onnx_old_forms; !c->old && f->op; f++)
+			for (k = 0; k < 3 && f->moved[k].attr; k++)
+				if (!strcmp(f->op, c->op) && !strcmp(f->moved[k].attr, name))
+					return onnx_node_err(c, err, "attribute '%s' is not part of opset %d; %s is an input",
+							     name, c->opset, name);
+		return onnx_node_err(c, err, "unsupported attribute '%s'", name);
 	}
 	return 0;
 }
+
+/* ---- older opsets' forms (onnx_old_forms[] in ops.c) ----------------------- */
+
+#define OLD_MAX_INPUTS 8
+#define OLD_MAX_FIXED 4
+
+/* A node rewritten into its row's form; everything it points to is the
+ * original node's or owned here. */
+typedef struct rewritten {
+	Onnx__NodeProto np;
+	char *inputs[OLD_MAX_INPUTS];
+	char *owned[OLD_MAX_INPUTS];          /* names of the added constants */
+	Onnx__AttributeProto **attrs;
+	Onnx__AttributeProto fixed[OLD_MAX_FIXED];
+	char fixed_text[OLD_MAX_FIXED][2][64]; /* name, value */
+} rewritten;
+
+static void rewritten_release(rewritten *rw)
+{
+	int i;
+
+	for (i = 0; i < OLD_MAX_INPUTS; i++)
+		free(rw->owned[i]);
+	free(rw->attrs);
+}
+
+static const onnx_moved *moved_of(const onnx_old_form *old, const char *attr)
+{
+	int i;
+
+	for (i = 0; i < 3 && old->moved[i].attr; i++)
+		if (strcmp(old->moved[i].attr, attr) == 0)
+			return &old->moved[i];
+	return NULL;
+}
+
+/* The attribute of the old form that became input i, or NULL. */
+static const char *moved_to(const onnx_old_form *old, int i)
+{
+	int k;
+
+	for (k = 0; k < 3 && old->moved[k].attr; k++)
+		if (old->moved[k].input == i)
+			return old->moved[k].attr;
+	return NULL;
+}
+
+/* Turns the moved attribute a into a constant tensor; its name goes to
+ * rw->owned[m->input]. */
+static int move_attr(onnx_ctx *c, rewritten *rw, const onnx_moved *m,
+		     const Onnx__AttributeProto *a, qp_err *err)
+{
+	Onnx__AttributeProto__AttributeType want =
+		m->kind == ONNX_MOVE_INTS ? ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS :
+		m->kind == ONNX_MOVE_INT_1D ? ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT :
+		m->kind == ONNX_MOVE_FLOATS ? ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS :
+		ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+	char base[1100];
+	int64_t dim;
+	int t;
+
+	if (want_type(c, a, want, err))
+		return -1;
+	if (rw->owned[m->input])
+		return onnx_node_err(c, err, "attribute '%s' is given twice", m->attr);
+	snprintf(base, sizeof base, "%.1000s_%s", c->name, m->attr);
+	switch (m->kind) {
+	case ONNX_MOVE_INTS:
+		dim = (int64_t)a->n_ints;
+		t = onnx_new_constant(c->g, base, QP_DT_INT64, 1, &dim, a->ints, err);
+		break;
+	case ONNX_MOVE_INT_1D:
+		dim = 1;
+		t = onnx_new_constant(c->g, base, QP_DT_INT64, 1, &dim, &a->i, err);
+		break;
+	case ONNX_MOVE_FLOATS:
+		dim = (int64_t)a->n_floats;
+		t = onnx_new_constant(c->g, base, QP_DT_FLOAT32, 1, &dim, a->floats, err);
+		break;
+	default:
+		t = onnx_new_constant(c->g, base, QP_DT_FLOAT32, 0, NULL, &a->f, err);
+		break;
+	}
+	if (t < 0)
+		return qp_err_prefix(err, "node '%s'", c->name);
+	rw->owned[m->input] = strdup(c->g->tensors[t].name);
+	return rw->owned[m->input] ? 0 : qp_err_set(err, "out of memory");
+}
+
+/* Rewrites c->np (in old's form) into its row's form in rw and points
+ * c->np at it. */
+static int rewrite_old_form(onnx_ctx *c, const onnx_old_form *old, rewritten *rw,
+			    qp_err *err)
+{
+	const Onnx__NodeProto *np = c->np;
+	int n_in = (int)np->n_input, i, n_fixed = 0;
+	size_t k, n_attrs = 0;
+	const char *f;
+
+	for (i = old->max_inputs; i < n_in; i++) {
+		if (moved_to(old, i))
+			return onnx_node_err(c, err, "%s is an attribute in opset %d, not an input",
+					     moved_to(old, i), c->opset);
+		return onnx_node_err(c, err, "has %d inputs, at most %d in opset %d",
+				     n_in, old->max_inputs, c->opset);
+	}
+	rw->np = *np;
+	rw->attrs = malloc((np->n_attribute + OLD_MAX_FIXED + 1) * sizeof *rw->attrs);
+	if (!rw->attrs)
+		return qp_err_set(err, "out of memory");
+	for (i = 0; i < OLD_MAX_INPUTS; i++)
+		rw->inputs[i] = "";
+	for (i = 0; i < n_in; i++)
+		rw->inputs[old->shift_from && i >= old->shift_from ? i + 1 : i] = np->input[i];
+	if (old->shift_from && n_in > old->shift_from)
+		n_in++;
+	for (k = 0; k < np->n_attribute; k++) {
+		Onnx__AttributeProto *a = np->attribute[k];
+		const onnx_moved *m = moved_of(old, str_or_empty(a->name));
+
+		if (!m) {
+			rw->attrs[n_attrs++] = a;
+			continue;
+		}
+		if (move_attr(c, rw, m, a, err))
+			return -1;
+		rw->inputs[m->input] = rw->owned[m->input];
+		if (m->input >= n_in)
+			n_in = m->input + 1;
+	}
+	/* "name=value ..." */
+	for (f = old->fixed; f && *f && n_fixed < OLD_MAX_FIXED; n_fixed++) {
+		Onnx__AttributeProto *a = &rw->fixed[n_fixed];
+		char (*text)[64] = rw->fixed_text[n_fixed];
+		const char *eq = strchr(f, '='), *end = strchr(f, ' ');
+		size_t vlen;
+
+		if (!eq)
+			qp_bug("old form of '%s': bad fixed attribute list", old->op);
+		if (!end)
+			end = f + strlen(f);
+		vlen = (size_t)(end - eq - 1);
+		snprintf(text[0], sizeof text[0], "%.*s", (int)(eq - f), f);
+		snprintf(text[1], sizeof text[1], "%.*s", (int)vlen, eq + 1);
+		f = *end ? end + 1 : end;
+		/* Not part of the old form: its meaning was fixed. */
+		if (onnx_attr(c, text[0]))
+			return onnx_node_err(c, err, "unsupported attribute '%s' (opset %d)", text[0], c->opset);
+		onnx__attribute_proto__init(a);
+		a->name = text[0];
+		a->has_type = 1;
+		a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+		a->has_s = 1;
+		a->s.data = (uint8_t *)text[1];
+		a->s.len = strlen(text[1]);
+		rw->attrs[n_attrs++] = a;
+	}
+	rw->np.n_input = (size_t)n_in;
+	rw->np.input = rw->inputs;
+	rw->np.n_attribute = n_attrs;
+	rw->np.attribute = rw->attrs;
+	c->np = &rw->np;
+	c->old = old;
+	return 0;
+}
+
+static int import_row(importer *im, onnx_ctx *c, const onnx_op *row, qp_err *err);
 
 static int import_node(importer *im, size_t index, qp_err *err)
 {
@@ -894,23 +1092,52 @@ static int import_node(importer *im, size_t index, qp_err *err)
 		.opset = im->opset, .node = -1, .base_dir = im->base_dir, .priv = im,
 	};
 	const onnx_op *row = onnx_op_find(c.op);
-	int i;
+	const onnx_old_form *old = onnx_old_form_find(c.op, im->opset);
+	rewritten rw = {0};
+	int rc;
 
 	if (!row)
 		qp_bug("op '%s' passed check_supported", c.op);
-	if ((int)np->n_input < row->min_inputs || (int)np->n_input > row->max_inputs)
+	if (old && rewrite_old_form(&c, old, &rw, err))
+		rc = -1;
+	else
+		rc = import_row(im, &c, row, err);
+	rewritten_release(&rw);
+	return rc;
+}
+
+/* The node (in its row's form) through the row's checks and converter,
+ * then shape inference and folding. */
+static int import_row(importer *im, onnx_ctx *cp, const onnx_op *row, qp_err *err)
+{
+	const Onnx__NodeProto *np = cp->np;
+	onnx_ctx c = *cp;
+	int max_outputs = c.old && c.old->max_outputs ? c.old->max_outputs : row->max_outputs;
+	onnx_import_fn import = c.old && c.old->import ? c.old->import : row->import;
+	int i;
+
+	/* A rewritten node's input count was checked against its old form;
+	 * a required input it lacks is a missing attribute there. */
+	for (i = (int)np->n_input; c.old && i < row->min_inputs; i++)
+		if (moved_to(c.old, i))
+			return onnx_node_err(&c, err, "attribute '%s' is missing", moved_to(c.old, i));
+	if ((int)np->n_input < row->min_inputs ||
+	    (!c.old && (int)np->n_input > row->max_inputs))
 		return onnx_node_err(&c, err, "has %zu inputs, expected %d to %d",
 				     np->n_input, row->min_inputs, row->max_inputs);
 	/* An empty name is ONNX's way to skip an optional input; the ops'
 	 * importers rely on their required inputs being there. */
 	for (i = 0; i < row->min_inputs; i++)
-		if (!str_or_empty(np->input[i])[0])
+		if (!str_or_empty(np->input[i])[0]) {
+			if (c.old && moved_to(c.old, i))
+				return onnx_node_err(&c, err, "attribute '%s' is missing", moved_to(c.old, i));
 			return onnx_node_err(&c, err, "input %d is required but its name is empty", i);
+		}
 	if (np->n_output < 1 || !str_or_empty(np->output[0])[0])
 		return onnx_node_err(&c, err, "has no output");
-	if ((int)np->n_output > (row->max_outputs > 1 ? row->max_outputs : 1))
+	if ((int)np->n_output > (max_outputs > 1 ? max_outputs : 1))
 		return onnx_node_err(&c, err, "has %zu outputs, at most %d expected",
-				     np->n_output, row->max_outputs);
+				     np->n_output, max_outputs);
 	/* The IR keeps the inference form: extra outputs (MaxPool indices,
 	 * Dropout mask, BatchNormalization running statistics) must be
 	 * unused. */
@@ -918,7 +1145,7 @@ static int import_node(importer *im, size_t index, qp_err *err)
 		if (onnx_output_used(&c, i))
 			return onnx_node_err(&c, err, "output %d ('%s') is used; only the first output is supported",
 					     i, np->output[i]);
-	if (check_attrs(&c, row, err) || row->import(&c, err))
+	if (check_attrs(&c, row, err) || import(&c, err))
 		return -1;
 	if (c.node >= 0) {
 		const qp_op_def *def = qp_op_find(im->g->nodes[c.node].op);
@@ -1023,6 +1250,7 @@ static int check_opset(const Onnx__ModelProto *m, int *opset, qp_err *err)
 
 		if (!is_default_domain(o->domain))
 			continue;   /* only nodes that use another domain matter */
+		/* Older forms are mapped by onnx_old_forms[] (ops.c). */
 		if (!o->has_version || o->version < ONNX_OPSET_MIN || o->version > ONNX_OPSET_MAX)
 			return qp_err_set(err, "opset %lld is not supported (supported: %d to %d)%s",
 					  (long long)o->version, ONNX_OPSET_MIN, ONNX_OPSET_MAX,

@@ -16,7 +16,7 @@
 #include "ir.h"
 #include "onnx.pb-c.h"
 
-#define ONNX_OPSET_MIN 13
+#define ONNX_OPSET_MIN 7
 #define ONNX_OPSET_MAX 20
 
 /* What the caller may want to tell the user without failing. */
@@ -43,6 +43,8 @@ int onnx_import_file(const char *path, qp_graph **out, onnx_import_info *info,
 
 /* ---- for the op table (ops.c) ------------------------------------------ */
 
+struct onnx_old_form;
+
 /* The node being imported. */
 typedef struct onnx_ctx {
 	qp_graph *g;
@@ -54,6 +56,7 @@ typedef struct onnx_ctx {
 	int node;           /* IR node index once onnx_emit_node added it; -1 before */
 	const char *base_dir; /* external data directory; NULL: none allowed */
 	void *priv;         /* import.c's state (name aliases) */
+	const struct onnx_old_form *old; /* the older form np was rewritten from, or NULL */
 } onnx_ctx;
 
 typedef int (*onnx_import_fn)(onnx_ctx *c, qp_err *err);
@@ -70,6 +73,53 @@ typedef struct onnx_op {
 /* NULL-name-terminated; ops.c. */
 extern const onnx_op onnx_ops[];
 const onnx_op *onnx_op_find(const char *op_type);
+
+/* ---- older opsets' forms ------------------------------------------------- */
+
+/* How an attribute that later became an input is turned into a constant. */
+typedef enum onnx_moved_kind {
+	ONNX_MOVE_INTS = 1,    /* ints -> 1-D int64 */
+	ONNX_MOVE_INT_1D,      /* int -> 1-D int64 of one element (TopK's k) */
+	ONNX_MOVE_FLOATS,      /* floats -> 1-D float */
+	ONNX_MOVE_FLOAT,       /* float -> float scalar */
+} onnx_moved_kind;
+
+typedef struct onnx_moved {
+	const char *attr;      /* NULL: no more */
+	int input;             /* the input index it has in the row's form */
+	onnx_moved_kind kind;
+} onnx_moved;
+
+enum {
+	/* Softmax before opset 13: axis defaults to 1 and the input is
+	 * coerced to 2-D around it; the converter maps it to a softmax over
+	 * one axis when that is the same, else refuses. */
+	ONNX_OLD_COERCE_2D = 1,
+};
+
+/* One row per op and opset range whose form differs from the row in
+ * onnx_ops[] (the opset 13+ form, which the IR follows).  import.c
+ * rewrites such a node into the row's form -- moved attributes become
+ * constant inputs named after the node, inputs from shift_from move up
+ * one, string attributes whose meaning was fixed before get their old
+ * value written out -- then runs the row's checks and converter (or the
+ * form's own).  Opsets without a row import as the row says. */
+typedef struct onnx_old_form {
+	const char *op;
+	int opset_min, opset_max;
+	int max_inputs;            /* inputs of the old form */
+	int max_outputs;           /* 0: the row's */
+	const char *attrs;         /* accepted besides the row's and the moved ones */
+	onnx_moved moved[3];
+	int shift_from;            /* 0: none */
+	const char *fixed;         /* "name=value ..." string attributes set when absent */
+	onnx_import_fn import;     /* NULL: the row's */
+	int flags;                 /* ONNX_OLD_* */
+} onnx_old_form;
+
+/* NULL-op-terminated; ops.c. */
+extern const onnx_old_form onnx_old_forms[];
+const onnx_old_form *onnx_old_form_find(const char *op_type, int opset);
 
 /* Sets err to "msg (node 'n', op 'Op')"; returns -1. */
 int onnx_node_err(const onnx_ctx *c, qp_err *err, const char *fmt, ...)

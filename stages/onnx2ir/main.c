@@ -20,7 +20,7 @@ static const qp_cli_opt options[] = {
 static const qp_cli cli = {
 	.prog = "onnx2ir",
 	.synopsis = "[options] [MODEL.onnx] [-o OUTPUT.ir]",
-	.summary = "Import an ONNX model (default domain, opsets 13 to 20) into a qpipe IR file.\n"
+	.summary = "Import an ONNX model (default domain, opsets 7 to 20) into a qpipe IR file.\n"
 		   "MODEL '-' or absent reads standard input.",
 	.opts = options,
 	.epilog = "A dynamic batch dimension of a graph input becomes 1; other unknown\n"

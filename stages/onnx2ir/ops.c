@@ -7,7 +7,8 @@
  * auto_pad becomes explicit pads, defaults that changed between opsets are
  * written out, pass-through ops (Identity, inference Dropout) disappear and
  * Constant nodes become constant tensors.  Attribute semantics follow the
- * ONNX operator specification, opsets 13 to 20.
+ * ONNX operator specification, opsets 13 to 20; onnx_old_forms[] at the end
+ * maps the forms of opsets 7 to 12 (and Reduce*'s up to 17) onto these rows.
  */
 #include <math.h>
 #include <stdint.h>
@@ -286,13 +287,40 @@ static int import_flatten(onnx_ctx *c, qp_err *err)
 	return qp_node_set_int(node_of(c), "axis", axis) ? oom(err) : 0;
 }
 
-/* Softmax's axis default is -1 from opset 13 (it was 1 and meant "flatten
- * to 2-D" before); opsets below 13 are refused, so -1 is right here. */
+static int norm_axis(onnx_ctx *c, int64_t axis, int rank, int64_t *out, qp_err *err);
+
+/* Softmax's axis default is -1 from opset 13.  Before (ONNX_OLD_COERCE_2D)
+ * it was 1 and the input was coerced to 2-D, [d0*..*d(axis-1),
+ * d(axis)*..*d(r-1)], the softmax taken over the second dimension: that is
+ * the IR's softmax over one axis when every other axis from axis on has
+ * size 1 (the last axis when all have), else it is refused. */
 static int import_softmax(onnx_ctx *c, qp_err *err)
 {
+	int coerce = c->old && (c->old->flags & ONNX_OLD_COERCE_2D);
+	const qp_tensor *x = tensor_of(c, 0);
 	int64_t axis;
+	int i, one = -1;
 
-	if (onnx_attr_int(c, "axis", -1, &axis, err) || onnx_emit_node(c, "Softmax", err))
+	if (onnx_attr_int(c, "axis", coerce ? 1 : -1, &axis, err))
+		return -1;
+	if (coerce) {
+		if (x->rank < 1)
+			return onnx_node_err(c, err, "input '%s' is a scalar", x->name);
+		if (norm_axis(c, axis, x->rank, &axis, err))
+			return -1;
+		for (i = (int)axis; i < x->rank; i++) {
+			if (x->dims[i] == 1)
+				continue;
+			if (one >= 0)
+				return onnx_node_err(c, err, "opset %d coerces input '%s' to 2-D at axis %lld, "
+						     "a softmax over axes %d to %d together, which the "
+						     "IR's one-axis Softmax cannot express",
+						     c->opset, x->name, (long long)axis, (int)axis, x->rank - 1);
+			one = i;
+		}
+		axis = one >= 0 ? one : x->rank - 1;
+	}
+	if (onnx_emit_node(c, "Softmax", err))
 		return -1;
 	return qp_node_set_int(node_of(c), "axis", axis) ? oom(err) : 0;
 }
@@ -345,6 +373,13 @@ static int import_batchnorm(onnx_ctx *c, qp_err *err)
 		return -1;
 	if (training)
 		return onnx_node_err(c, err, "training_mode 1 is not supported; export the model in inference mode");
+	/* spatial (opsets 7-8, default 1): 0 means statistics per element, not
+	 * per channel. */
+	if (onnx_attr_int(c, "spatial", 1, &training, err))
+		return -1;
+	if (training != 1)
+		return onnx_node_err(c, err, "spatial %lld is not supported (only 1, per-channel statistics)",
+				     (long long)training);
 	if (onnx_emit_node(c, "BatchNormalization", err))
 		return -1;
 	return qp_node_set_float(node_of(c), "epsilon", eps) ? oom(err) : 0;
@@ -903,32 +938,23 @@ static int import_resize(onnx_ctx *c, qp_err *err)
 	return 0;
 }
 
+/* Upsample (opsets 7 to 9) imports as Resize through onnx_old_forms[]. */
 static int import_upsample(onnx_ctx *c, qp_err *err)
 {
-	return onnx_node_err(c, err, "Upsample is deprecated and not part of opsets 13 to 20; export the model with Resize");
+	return onnx_node_err(c, err, "Upsample is deprecated from opset 10; export the model with Resize");
 }
 
-/* Reduce*: axes is an input from opset 13 (ReduceSum) or 18 (the others),
- * an attribute before; the IR always has the attribute (absent = all axes,
- * or none with noop_with_empty_axes). */
+/* Reduce*: axes is an input from opset 13 (ReduceSum) or 18 (the others);
+ * the attribute of older opsets becomes that input (onnx_old_forms[]).
+ * The IR always has the attribute (absent = all axes, or none with
+ * noop_with_empty_axes). */
 static int import_reduce(onnx_ctx *c, qp_err *err)
 {
 	int64_t axes[QP_MAX_RANK], keep, noop;
 	int n = 0, present = 0;
-	int input_form = !strcmp(c->op, "ReduceSum") ? c->opset >= 13 : c->opset >= 18;
 
-	if (input_form) {
-		if (onnx_attr(c, "axes"))
-			return onnx_node_err(c, err, "attribute 'axes' is not part of opset %d; axes is an input",
-					     c->opset);
-		if (const_ints(c, 1, "axes", axes, QP_MAX_RANK, &n, &present, err))
-			return -1;
-	} else {
-		if (c->np->n_input > 1)
-			return onnx_node_err(c, err, "axes is an attribute in opset %d, not an input", c->opset);
-		if (onnx_attr_ints(c, "axes", axes, QP_MAX_RANK, &n, err))
-			return -1;
-	}
+	if (const_ints(c, 1, "axes", axes, QP_MAX_RANK, &n, &present, err))
+		return -1;
 	if (onnx_attr_int(c, "keepdims", 1, &keep, err) ||
 	    onnx_attr_int(c, "noop_with_empty_axes", 0, &noop, err) || emit_x_only(c, c->op, err))
 		return -1;
@@ -1020,6 +1046,15 @@ static int import_shape(onnx_ctx *c, qp_err *err)
 	return t < 0 ? -1 : 0;
 }
 
+/* Size: the input's element count, an int64 scalar known at import time
+ * (every IR shape is static), so a constant as Shape's. */
+static int import_size(onnx_ctx *c, qp_err *err)
+{
+	int64_t numel = qp_tensor_numel(tensor_of(c, 0));
+
+	return import_as_constant(c, QP_DT_INT64, 0, NULL, &numel, err) < 0 ? -1 : 0;
+}
+
 /* ConstantOfShape: the shape is constant (folded), so the result is a
  * constant tensor filled with the value attribute (default float 0). */
 static int import_constant_of_shape(onnx_ctx *c, qp_err *err)
@@ -1089,13 +1124,23 @@ static int import_topk(onnx_ctx *c, qp_err *err)
  * all outputs real. */
 const onnx_op onnx_ops[] = {
 	UNARY("Abs"),
+	UNARY("Acos"),
+	UNARY("Acosh"),
 	BINARY("Add"),
+	BINARY("And"),
 	{"ArgMax", 1, 1, 1, "axis keepdims select_last_index", import_plain, 0},
 	{"ArgMin", 1, 1, 1, "axis keepdims select_last_index", import_plain, 0},
+	UNARY("Asin"),
+	UNARY("Asinh"),
+	UNARY("Atan"),
+	UNARY("Atanh"),
 	{"AveragePool", 1, 1, 1,
 	 "auto_pad ceil_mode count_include_pad dilations kernel_shape pads strides", import_pool, 0},
 	{"BatchNormalization", 5, 5, 3, "epsilon momentum training_mode", import_batchnorm, 0},
+	{"BitShift", 2, 2, 1, "direction", import_plain, 0},
 	{"Cast", 1, 1, 1, "to saturate", import_cast, 0},
+	UNARY("Ceil"),
+	{"Celu", 1, 1, 1, "alpha", import_plain, 0},
 	{"Clip", 1, 3, 1, "", import_plain, 0},
 	{"Concat", 1, 64, 1, "axis", import_plain, 0},
 	{"Constant", 0, 0, 1, "value value_float value_floats value_int value_ints", import_constant, 0},
@@ -1104,69 +1149,156 @@ const onnx_op onnx_ops[] = {
 	{"ConvTranspose", 2, 3, 1,
 	 "auto_pad dilations group kernel_shape output_padding output_shape pads strides",
 	 import_convtranspose, 0},
+	UNARY("Cos"),
+	UNARY("Cosh"),
 	{"DepthToSpace", 1, 1, 1, "blocksize mode", import_plain, 0},
 	{"DequantizeLinear", 2, 3, 1, "axis", import_plain, 0},
 	BINARY("Div"),
 	{"Dropout", 1, 3, 2, "seed", import_dropout, 0},
 	{"Elu", 1, 1, 1, "alpha", import_plain, 0},
+	BINARY("Equal"),
 	UNARY("Erf"),
 	UNARY("Exp"),
 	{"Expand", 2, 2, 1, "", import_plain, 0},
 	{"Flatten", 1, 1, 1, "axis", import_flatten, 0},
+	UNARY("Floor"),
 	{"Gather", 2, 2, 1, "axis", import_plain, 0},
 	{"Gelu", 1, 1, 1, "approximate", import_plain, 0},
 	{"Gemm", 2, 3, 1, "alpha beta transA transB", import_plain, 0},
 	UNARY("GlobalAveragePool"),
 	UNARY("GlobalMaxPool"),
+	BINARY("Greater"),
+	BINARY("GreaterOrEqual"),
 	{"HardSigmoid", 1, 1, 1, "alpha beta", import_plain, 0},
 	UNARY("HardSwish"),
 	{"Identity", 1, 1, 1, "", import_identity, 0},
 	{"InstanceNormalization", 3, 3, 1, "epsilon", import_plain, 0},
+	{"IsInf", 1, 1, 1, "detect_negative detect_positive", import_plain, 0},
+	UNARY("IsNaN"),
 	{"LeakyRelu", 1, 1, 1, "alpha", import_plain, 0},
+	BINARY("Less"),
+	BINARY("LessOrEqual"),
+	UNARY("Log"),
 	BINARY("MatMul"),
 	{"Max", 1, 64, 1, "", import_plain, 0},
 	{"MaxPool", 1, 1, 2,
 	 "auto_pad ceil_mode dilations kernel_shape pads storage_order strides", import_pool, 1},
+	{"Mean", 1, 64, 1, "", import_plain, 0},
 	{"Min", 1, 64, 1, "", import_plain, 0},
+	UNARY("Mish"),
+	{"Mod", 2, 2, 1, "fmod", import_plain, 0},
 	BINARY("Mul"),
+	UNARY("Neg"),
+	UNARY("Not"),
+	BINARY("Or"),
 	BINARY("PRelu"),
 	{"Pad", 2, 4, 1, "mode", import_pad, 0},
 	BINARY("Pow"),
 	{"QuantizeLinear", 2, 3, 1, "axis saturate", import_plain, 0},
+	{"Range", 3, 3, 1, "", import_plain, 0},
 	UNARY("Reciprocal"),
-	{"ReduceL1", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
-	{"ReduceL2", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
-	{"ReduceMax", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
-	{"ReduceMean", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
-	{"ReduceMin", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
-	{"ReduceProd", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
-	{"ReduceSum", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
-	{"ReduceSumSquare", 1, 2, 1, "axes keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceL1", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceL2", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceMax", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceMean", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceMin", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceProd", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceSum", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
+	{"ReduceSumSquare", 1, 2, 1, "keepdims noop_with_empty_axes", import_reduce, 0},
 	UNARY("Relu"),
 	{"Reshape", 2, 2, 1, "allowzero", import_reshape, 0},
 	{"Resize", 1, 4, 1,
 	 "antialias axes coordinate_transformation_mode cubic_coeff_a exclude_outside "
 	 "extrapolation_value keep_aspect_ratio_policy mode nearest_mode", import_resize, 0},
+	UNARY("Round"),
+	{"Selu", 1, 1, 1, "alpha gamma", import_plain, 0},
 	{"Shape", 1, 1, 1, "start end", import_shape, 0},
+	{"Shrink", 1, 1, 1, "bias lambd", import_plain, 0},
 	UNARY("Sigmoid"),
+	UNARY("Sign"),
+	UNARY("Sin"),
+	UNARY("Sinh"),
+	{"Size", 1, 1, 1, "", import_size, 0},
 	{"Slice", 3, 5, 1, "", import_slice, 0},
 	{"Softmax", 1, 1, 1, "axis", import_softmax, 0},
+	UNARY("Softplus"),
+	UNARY("Softsign"),
 	{"SpaceToDepth", 1, 1, 1, "blocksize", import_plain, 0},
 	{"Split", 1, 2, 16, "axis num_outputs", import_split, 1},
 	UNARY("Sqrt"),
 	{"Squeeze", 1, 2, 1, "", import_squeeze, 0},
 	BINARY("Sub"),
 	{"Sum", 1, 64, 1, "", import_plain, 0},
+	UNARY("Tan"),
 	UNARY("Tanh"),
 	{"ThresholdedRelu", 1, 1, 1, "alpha", import_plain, 0},
 	{"Tile", 2, 2, 1, "", import_plain, 0},
 	{"TopK", 2, 2, 2, "axis largest sorted", import_topk, 1},
 	{"Transpose", 1, 1, 1, "perm", import_transpose, 0},
 	{"Unsqueeze", 2, 2, 1, "", import_squeeze, 0},
-	{"Upsample", 1, 2, 1, "mode scales", import_upsample, 0},
+	{"Upsample", 1, 2, 1, "mode", import_upsample, 0},
 	{"Where", 3, 3, 1, "", import_plain, 0},
+	BINARY("Xor"),
 	{NULL, 0, 0, 0, NULL, NULL, 0},
 };
+
+/* ---- older opsets' forms ------------------------------------------------- */
+
+#define AXES_ATTR {{"axes", 1, ONNX_MOVE_INTS}}
+#define REDUCE_OLD(op, last) {op, 7, last, 1, 0, "", AXES_ATTR, 0, NULL, NULL, 0}
+/* Upsample and Resize 10 compute output = floor(input * scale) and, as
+ * onnxruntime does for them, source = output / scale (asymmetric), the
+ * nearest pixel rounded down: Upsample's nearest integer scales repeat each
+ * element, as the ONNX reference does. */
+#define RESIZE_10 "coordinate_transformation_mode=asymmetric nearest_mode=floor"
+
+/* op, opsets, inputs max, outputs max (0: the row's), extra attributes,
+ * attributes that became inputs, inputs shifted from, fixed string
+ * attributes, import (NULL: the row's), flags.  From the ONNX Changelog. */
+const onnx_old_form onnx_old_forms[] = {
+	/* 7-8: spatial; 7-13: up to five outputs (running and saved statistics) */
+	{"BatchNormalization", 7, 8, 5, 5, "spatial", {{0}}, 0, NULL, NULL, 0},
+	{"BatchNormalization", 9, 13, 5, 5, "", {{0}}, 0, NULL, NULL, 0},
+	{"Clip", 7, 10, 1, 0, "", {{"min", 1, ONNX_MOVE_FLOAT}, {"max", 2, ONNX_MOVE_FLOAT}},
+	 0, NULL, NULL, 0},
+	/* 7-11: ratio attribute (inference ignores it); 12: ratio input */
+	{"Dropout", 7, 11, 1, 0, "ratio", {{0}}, 0, NULL, NULL, 0},
+	{"Pad", 7, 10, 1, 0, "", {{"pads", 1, ONNX_MOVE_INTS}, {"value", 2, ONNX_MOVE_FLOAT}},
+	 0, NULL, NULL, 0},
+	REDUCE_OLD("ReduceL1", 17),
+	REDUCE_OLD("ReduceL2", 17),
+	REDUCE_OLD("ReduceMax", 17),
+	REDUCE_OLD("ReduceMean", 17),
+	REDUCE_OLD("ReduceMin", 17),
+	REDUCE_OLD("ReduceProd", 17),
+	REDUCE_OLD("ReduceSum", 12),
+	REDUCE_OLD("ReduceSumSquare", 17),
+	/* 10: inputs X, scales; mode only */
+	{"Resize", 10, 10, 2, 0, "", {{0}}, 1, RESIZE_10, NULL, 0},
+	{"Slice", 7, 9, 1, 0, "",
+	 {{"starts", 1, ONNX_MOVE_INTS}, {"ends", 2, ONNX_MOVE_INTS}, {"axes", 3, ONNX_MOVE_INTS}},
+	 0, NULL, NULL, 0},
+	{"Softmax", 7, 12, 1, 0, "", {{0}}, 0, NULL, NULL, ONNX_OLD_COERCE_2D},
+	{"Split", 7, 12, 1, 0, "", {{"split", 1, ONNX_MOVE_INTS}}, 0, NULL, NULL, 0},
+	{"Squeeze", 7, 12, 1, 0, "", AXES_ATTR, 0, NULL, NULL, 0},
+	{"TopK", 7, 9, 1, 0, "", {{"k", 1, ONNX_MOVE_INT_1D}}, 0, NULL, NULL, 0},
+	{"Unsqueeze", 7, 12, 1, 0, "", AXES_ATTR, 0, NULL, NULL, 0},
+	/* 7-8: scales attribute; 9: scales input (Resize's input 2) */
+	{"Upsample", 7, 8, 1, 0, "", {{"scales", 2, ONNX_MOVE_FLOATS}}, 0, RESIZE_10,
+	 import_resize, 0},
+	{"Upsample", 9, 9, 2, 0, "", {{0}}, 1, RESIZE_10, import_resize, 0},
+	{NULL, 0, 0, 0, 0, NULL, {{0}}, 0, NULL, NULL, 0},
+};
+
+const onnx_old_form *onnx_old_form_find(const char *op_type, int opset)
+{
+	const onnx_old_form *f;
+
+	for (f = onnx_old_forms; f->op; f++)
+		if (strcmp(f->op, op_type) == 0 && opset >= f->opset_min && opset <= f->opset_max)
+			return f;
+	return NULL;
+}
 
 const onnx_op *onnx_op_find(const char *op_type)
 {

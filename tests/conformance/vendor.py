@@ -43,7 +43,7 @@ InstanceNormalization Concat Split Reshape Flatten Transpose Squeeze Unsqueeze
 Slice Gather Pad Resize Upsample ReduceMean ReduceMax ReduceSum Sum Max Min
 Where Expand Cast Shape ConstantOfShape Identity Dropout TopK ArgMax
 QuantizeLinear DequantizeLinear Tile DepthToSpace SpaceToDepth
-Abs Reciprocal ReduceSumSquare""".split())
+Abs Reciprocal ReduceSumSquare Neg Mean""".split())
 
 # Input positions onnx2ir needs as constants (exported models have them as
 # initializers or Constant/Shape chains that fold).
