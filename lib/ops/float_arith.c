@@ -207,39 +207,27 @@ typedef struct cmp_ctx {
 	unsigned char *y;
 } cmp_ctx;
 
+/* One comparison of op, for both value types (a macro, so int64 compares
+ * exactly and float32 keeps NaN comparing false). */
+#define CMP(op, va, vb) ((op) == AR_EQ ? (va) == (vb) : (op) == AR_LT ? (va) < (vb) : \
+			 (op) == AR_LE ? (va) <= (vb) : (op) == AR_GT ? (va) > (vb) : \
+			 (op) == AR_GE ? (va) >= (vb) : 0)
+
 /* The comparisons on float32 (NaN compares false, unequal) or integers,
  * and the logic ops on bool (0/1). */
 static void cmp_visit(void *ctx, int64_t o, const int64_t *off)
 {
 	const cmp_ctx *c = ctx;
-	int r = 0;
+	int r;
 
 	if (c->a->dtype == QP_DT_FLOAT32) {
-		float va = CF32(c->a)[off[0]], vb = CF32(c->b)[off[1]];
-
-		switch (c->op) {
-		case AR_EQ: r = va == vb; break;
-		case AR_LT: r = va < vb; break;
-		case AR_LE: r = va <= vb; break;
-		case AR_GT: r = va > vb; break;
-		case AR_GE: r = va >= vb; break;
-		default: break;
-		}
+		r = CMP(c->op, CF32(c->a)[off[0]], CF32(c->b)[off[1]]);
 	} else {
 		int64_t va = qp_elem_get_i64(c->a->data, c->a->dtype, off[0]);
 		int64_t vb = qp_elem_get_i64(c->b->data, c->b->dtype, off[1]);
 
-		switch (c->op) {
-		case AR_EQ: r = va == vb; break;
-		case AR_LT: r = va < vb; break;
-		case AR_LE: r = va <= vb; break;
-		case AR_GT: r = va > vb; break;
-		case AR_GE: r = va >= vb; break;
-		case AR_AND: r = va && vb; break;
-		case AR_OR: r = va || vb; break;
-		case AR_XOR: r = !va != !vb; break;
-		default: break;
-		}
+		r = c->op == AR_AND ? va && vb : c->op == AR_OR ? va || vb :
+		    c->op == AR_XOR ? !va != !vb : CMP(c->op, va, vb);
 	}
 	c->y[o] = (unsigned char)r;
 }
