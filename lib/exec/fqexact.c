@@ -70,25 +70,6 @@ static int bias_ok(const qp_tensor *b, int64_t channels)
 	return !b || (b->data && b->dtype == QP_DT_INT32 && qp_tensor_numel(b) == channels);
 }
 
-/* The node reading tensor t, when exactly one does and t is no graph
- * output; else -1. */
-static int only_reader(const qp_graph *g, int t)
-{
-	int r = -1;
-
-	for (int i = 0; i < g->n_outputs; i++)
-		if (g->outputs[i].tensor == t)
-			return -1;
-	for (int i = 0; i < g->n_nodes; i++)
-		for (int j = 0; j < g->nodes[i].n_inputs; j++)
-			if (g->nodes[i].inputs[j] == t) {
-				if (r >= 0 && r != i)
-					return -1;
-				r = i;
-			}
-	return r;
-}
-
 /* The grid node ni's rule writes: its output's, or through a Relu or Clip
  * that quantize fused (the output left unquantized, docs/ir.md 4.3).
  * Rounding on the grid, then clamping, is clamping then rounding: both are
@@ -104,7 +85,7 @@ static const qp_quant *output_grid(const qp_graph *g, int ni)
 		return NULL;
 	if (y->quant)
 		return grid_ok(y->quant) ? y->quant : NULL;
-	if ((ri = only_reader(g, n->outputs[0])) < 0)
+	if ((ri = qp_graph_only_consumer(g, n->outputs[0])) < 0)
 		return NULL;
 	r = &g->nodes[ri];
 	if ((strcmp(r->op, "Relu") && strcmp(r->op, "Clip")) || r->n_outputs != 1 ||

@@ -466,6 +466,17 @@ int qp_graph_consumers(const qp_graph *g, int t)
 	return count;
 }
 
+int qp_graph_only_consumer(const qp_graph *g, int t)
+{
+	if (qp_graph_consumers(g, t) != 1)
+		return -1;
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int j = 0; j < g->nodes[i].n_inputs; j++)
+			if (g->nodes[i].inputs[j] == t)
+				return i;
+	return -1;
+}
+
 /* A tensor is available without a producer when it is a constant or a
  * graph input. */
 static int is_graph_input(const qp_graph *g, int t)

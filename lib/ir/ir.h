@@ -179,6 +179,9 @@ int qp_graph_toposort(qp_graph *g, qp_err *err);
 int qp_graph_producer(const qp_graph *g, int t);
 /* Number of node inputs and graph outputs referring to tensor t. */
 int qp_graph_consumers(const qp_graph *g, int t);
+/* The node reading tensor t when exactly one node input refers to it and
+ * no graph output does; else -1. */
+int qp_graph_only_consumer(const qp_graph *g, int t);
 
 /* Appends {"tool","version","argv"} to the history. */
 int qp_graph_add_history(qp_graph *g, const char *tool, int argc, char **argv);

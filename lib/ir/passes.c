@@ -25,21 +25,6 @@ static int is_float_const(const qp_graph *g, int t)
 	       g->tensors[t].dtype == QP_DT_FLOAT32;
 }
 
-/* The node index that consumes tensor t, when exactly one node input (and
- * no graph output) refers to it; else -1. */
-static int only_consumer(const qp_graph *g, int t)
-{
-	int found = -1;
-
-	if (qp_graph_consumers(g, t) != 1)
-		return -1;
-	for (int i = 0; i < g->n_nodes; i++)
-		for (int j = 0; j < g->nodes[i].n_inputs; j++)
-			if (g->nodes[i].inputs[j] == t)
-				found = i;
-	return found;
-}
-
 /* Gives conv node ci a zero bias of n channels as input 2; returns the
  * tensor index or -1. */
 static int add_zero_bias(qp_graph *g, int ci, int64_t n, qp_err *err)
@@ -154,16 +139,16 @@ int qp_pass_fold_batchnorm(qp_graph *g, int *count, qp_err *err)
 			continue;
 		conv = &g->nodes[ci];
 		if ((strcmp(conv->op, "Conv") && strcmp(conv->op, "Gemm")) ||
-		    conv->n_outputs != 1 || conv->n_inputs < 2 || only_consumer(g, x) != bi)
+		    conv->n_outputs != 1 || conv->n_inputs < 2 || qp_graph_only_consumer(g, x) != bi)
 			continue;
 		w = conv->inputs[1];
 		b = conv->n_inputs > 2 ? conv->inputs[2] : -1;
 		if (!is_float_const(g, w) || g->tensors[w].rank < 1 ||
-		    only_consumer(g, w) != ci)
+		    qp_graph_only_consumer(g, w) != ci)
 			continue;
 		oc = weight_channels(g, ci, &strided);
 		if (oc < 1 || (b >= 0 && (!is_vector(g, b, oc) ||
-					  only_consumer(g, b) != ci)))
+					  qp_graph_only_consumer(g, b) != ci)))
 			continue;
 		if (!is_vector(g, bn->inputs[1], oc) ||
 		    !is_vector(g, bn->inputs[2], oc) ||
@@ -205,7 +190,7 @@ int qp_pass_gemm_normalize(qp_graph *g, int *count, qp_err *err)
 		    (ct >= 0 && !is_float_const(g, ct)))
 			continue;
 		/* Scaling shared constants would change the other users. */
-		if (alpha != 1.0f && only_consumer(g, bt) == i) {
+		if (alpha != 1.0f && qp_graph_only_consumer(g, bt) == i) {
 			float *d = g->tensors[bt].data;
 			int64_t k, m = qp_tensor_numel(&g->tensors[bt]);
 
@@ -215,7 +200,7 @@ int qp_pass_gemm_normalize(qp_graph *g, int *count, qp_err *err)
 				return qp_err_set(err, "out of memory");
 			did = 1;
 		}
-		if (ct >= 0 && beta != 1.0f && only_consumer(g, ct) == i) {
+		if (ct >= 0 && beta != 1.0f && qp_graph_only_consumer(g, ct) == i) {
 			float *d = g->tensors[ct].data;
 			int64_t k, m = qp_tensor_numel(&g->tensors[ct]);
 
@@ -226,7 +211,7 @@ int qp_pass_gemm_normalize(qp_graph *g, int *count, qp_err *err)
 			did = 1;
 		}
 		if (ct >= 0 && g->tensors[ct].rank == 2 &&
-		    g->tensors[ct].dims[0] == 1 && only_consumer(g, ct) == i) {
+		    g->tensors[ct].dims[0] == 1 && qp_graph_only_consumer(g, ct) == i) {
 			qp_tensor *c = &g->tensors[ct];
 
 			/* Same bytes, one axis fewer: keep the data. */
@@ -332,7 +317,7 @@ static int fold_one_pad(qp_graph *g, int pad, qp_err *err)
 		if (pp[i] < 0 || ((i % rank) < 2 && pp[i] != 0))
 			return 0;
 	/* The Pad's output must feed one node, as its X. */
-	cons = only_consumer(g, pn->outputs[0]);
+	cons = qp_graph_only_consumer(g, pn->outputs[0]);
 	if (cons < 0 || g->nodes[cons].inputs[0] != pn->outputs[0])
 		return 0;
 	cn = &g->nodes[cons];

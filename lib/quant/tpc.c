@@ -780,23 +780,9 @@ static int const_clip(const qp_graph *g, const qp_node *m)
  * and is not a graph output: its index, else -1. */
 static int only_reader(const qp_graph *g, int t)
 {
-	int i, k, found = -1, uses = 0;
+	int r = qp_graph_only_consumer(g, t);
 
-	for (i = 0; i < g->n_outputs; i++)
-		if (g->outputs[i].tensor == t)
-			return -1;
-	for (i = 0; i < g->n_nodes; i++) {
-		const qp_node *m = &g->nodes[i];
-
-		for (k = 0; k < m->n_inputs; k++) {
-			if (m->inputs[k] != t)
-				continue;
-			uses++;
-			if (k == 0)
-				found = i;
-		}
-	}
-	return uses == 1 ? found : -1;
+	return r >= 0 && g->nodes[r].n_inputs > 0 && g->nodes[r].inputs[0] == t ? r : -1;
 }
 
 int qp_tpc_fused_relu(const qp_tpc *tpc, const qp_graph *g, int ni)
